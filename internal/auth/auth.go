@@ -1,0 +1,126 @@
+// Package auth verifies the access tokens the user function issues, for the functions that serve
+// REST (order, inventory). Tokens are JWTs signed with Ed25519 (EdDSA) by the user function's
+// private key; everyone else holds only the public key. Only EdDSA is accepted: "none", HS256
+// and any other algorithm (the key-confusion attacks) are rejected before the key is consulted.
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+)
+
+// Token claims every access token carries.
+const (
+	Issuer     = "ordersaga-user"
+	Audience   = "ordersaga"
+	CookieName = "ordersaga_token"
+)
+
+// Role is what a user may do.
+type Role string
+
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Claims are the access token's claims.
+type Claims struct {
+	jwt.RegisteredClaims
+	Email string `json:"email"`
+	Role  Role   `json:"role"`
+}
+
+// Principal is the verified caller of a request.
+type Principal struct {
+	UserID string
+	Email  string
+	Role   Role
+}
+
+// IsAdmin reports whether p has the admin role.
+func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }
+
+// KeyFunc returns the public key that verifies tokens signed under key id kid.
+type KeyFunc func(ctx context.Context, kid string) (ed25519.PublicKey, error)
+
+// StaticKey is a KeyFunc for a single configured public key.
+func StaticKey(pub ed25519.PublicKey) KeyFunc {
+	return func(context.Context, string) (ed25519.PublicKey, error) { return pub, nil }
+}
+
+// Verifier checks access tokens.
+type Verifier struct {
+	key KeyFunc
+}
+
+// NewVerifier returns a Verifier that takes its keys from key.
+func NewVerifier(key KeyFunc) *Verifier { return &Verifier{key: key} }
+
+// errInvalidToken is all a client learns about a rejected token: which check failed stays here.
+var errInvalidToken = apperr.Errorf(apperr.Unauthorized, "invalid token")
+
+// Verify checks token's algorithm, signature, expiry (with 5 s of leeway for clock skew), issuer
+// and audience, and returns its principal. Errors: Unauthorized.
+func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	var claims Claims
+	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		return v.key(ctx, kid)
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(5*time.Second),
+	)
+	if err != nil {
+		return Principal{}, errInvalidToken
+	}
+	if claims.Subject == "" || (claims.Role != RoleUser && claims.Role != RoleAdmin) {
+		return Principal{}, errInvalidToken
+	}
+	return Principal{UserID: claims.Subject, Email: claims.Email, Role: claims.Role}, nil
+}
+
+// TokenFrom returns the request's access token: the Authorization Bearer header, else the cookie.
+func TokenFrom(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token)
+		}
+		return ""
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// Authenticate returns the caller of r. Errors: Unauthorized when the token is missing or invalid.
+func (v *Verifier) Authenticate(r *http.Request) (Principal, error) {
+	token := TokenFrom(r)
+	if token == "" {
+		return Principal{}, apperr.Errorf(apperr.Unauthorized, "authentication required")
+	}
+	return v.Verify(r.Context(), token)
+}
+
+// ErrForbidden is returned when the caller lacks the role an action needs.
+var ErrForbidden error = apperr.Errorf(apperr.Forbidden, "admin role required")
+
+// RequireAdmin returns ErrForbidden unless p is an admin.
+func RequireAdmin(p Principal) error {
+	if !p.IsAdmin() {
+		return ErrForbidden
+	}
+	return nil
+}
+

@@ -1,0 +1,215 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// Each payload is version 1 of its schema. A breaking change gets a new version: a new DataSchema
+// URI, decoded side by side with the old one until every producer has moved.
+
+// Line is one line of an order: a stock-keeping unit and how many of it.
+type Line struct {
+	SKU      string `json:"sku"`
+	Quantity int64  `json:"quantity"`
+}
+
+// OrderRequestedV1 starts the saga; inventory reserves its lines.
+type OrderRequestedV1 struct {
+	OrderID string `json:"order_id"`
+	UserID  string `json:"user_id"`
+	Items   []Line `json:"items"`
+}
+
+// InventoryReservedV1 says every line is reserved; the total is priced by inventory, so payment
+// charges what inventory reserved.
+type InventoryReservedV1 struct {
+	OrderID    string `json:"order_id"`
+	UserID     string `json:"user_id"`
+	Items      []Line `json:"items"`
+	TotalCents int64  `json:"total_cents"`
+}
+
+// Reasons inventory gives for not reserving.
+const (
+	ReasonUnknownSKU      = "unknown_sku"
+	ReasonInsufficient    = "insufficient_stock"
+	ReasonOrderCancelled  = "order_cancelled"
+	ReasonPaymentDeclined = "payment_declined"
+)
+
+// InventoryNotReservedV1 says nothing was reserved, and why.
+type InventoryNotReservedV1 struct {
+	OrderID string `json:"order_id"`
+	Reason  string `json:"reason"`
+	SKU     string `json:"sku,omitempty"`
+}
+
+// TransactionCompletedV1 says the amount was charged.
+type TransactionCompletedV1 struct {
+	OrderID       string `json:"order_id"`
+	TransactionID string `json:"transaction_id"`
+	AmountCents   int64  `json:"amount_cents"`
+}
+
+// TransactionFailedV1 says the charge was declined.
+type TransactionFailedV1 struct {
+	OrderID       string `json:"order_id"`
+	TransactionID string `json:"transaction_id"`
+	AmountCents   int64  `json:"amount_cents"`
+	Reason        string `json:"reason"`
+}
+
+// OrderAcceptedV1 says the order is paid for and may be shipped.
+type OrderAcceptedV1 struct {
+	OrderID    string `json:"order_id"`
+	UserID     string `json:"user_id"`
+	Items      []Line `json:"items"`
+	TotalCents int64  `json:"total_cents"`
+}
+
+// OrderShippedV1 says the order left the warehouse.
+type OrderShippedV1 struct {
+	OrderID    string `json:"order_id"`
+	TrackingID string `json:"tracking_id"`
+}
+
+// OrderCompletedV1 says the order is done; inventory turns its reservation into a sale.
+type OrderCompletedV1 struct {
+	OrderID string `json:"order_id"`
+	Items   []Line `json:"items"`
+}
+
+// OrderCancelledV1 says the order is cancelled. It is built from the order's stored state and
+// carries its lines, so inventory can release stock without asking anyone (the original
+// implementation sent it empty after a failed payment, and stock leaked).
+type OrderCancelledV1 struct {
+	OrderID string `json:"order_id"`
+	Items   []Line `json:"items"`
+	Reason  string `json:"reason"`
+}
+
+// Payload is implemented by every event payload.
+type Payload interface {
+	// EventType is the CloudEvents type this payload travels as.
+	EventType() Type
+	// Order is the order id: the event's subject and partition key.
+	Order() string
+	// Validate reports the first missing or malformed field.
+	Validate() error
+}
+
+func (OrderRequestedV1) EventType() Type       { return OrderRequested }
+func (InventoryReservedV1) EventType() Type    { return InventoryReserved }
+func (InventoryNotReservedV1) EventType() Type { return InventoryNotReserved }
+func (TransactionCompletedV1) EventType() Type { return TransactionCompleted }
+func (TransactionFailedV1) EventType() Type    { return TransactionFailed }
+func (OrderAcceptedV1) EventType() Type        { return OrderAccepted }
+func (OrderShippedV1) EventType() Type         { return OrderShipped }
+func (OrderCompletedV1) EventType() Type       { return OrderCompleted }
+func (OrderCancelledV1) EventType() Type       { return OrderCancelled }
+
+func (p OrderRequestedV1) Order() string       { return p.OrderID }
+func (p InventoryReservedV1) Order() string    { return p.OrderID }
+func (p InventoryNotReservedV1) Order() string { return p.OrderID }
+func (p TransactionCompletedV1) Order() string { return p.OrderID }
+func (p TransactionFailedV1) Order() string    { return p.OrderID }
+func (p OrderAcceptedV1) Order() string        { return p.OrderID }
+func (p OrderShippedV1) Order() string         { return p.OrderID }
+func (p OrderCompletedV1) Order() string       { return p.OrderID }
+func (p OrderCancelledV1) Order() string       { return p.OrderID }
+
+// Limits that keep one event small enough for a Kafka record and a database row.
+const (
+	MaxLines    = 100
+	MaxQuantity = 1_000_000
+)
+
+var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidSKU reports whether s is a well-formed stock-keeping unit: 1-64 letters, digits, '.', '_'
+// or '-', starting with a letter or digit.
+func ValidSKU(s string) bool { return skuPattern.MatchString(s) }
+
+// ValidateLines checks an order's lines: 1..MaxLines of them, each a valid sku with a quantity in
+// 1..MaxQuantity, no sku twice.
+func ValidateLines(lines []Line) error {
+	if len(lines) == 0 {
+		return errors.New("items: at least one line is required")
+	}
+	if len(lines) > MaxLines {
+		return fmt.Errorf("items: at most %d lines", MaxLines)
+	}
+	seen := make(map[string]bool, len(lines))
+	for i, l := range lines {
+		if !ValidSKU(l.SKU) {
+			return fmt.Errorf("items[%d].sku: %q is not a valid sku", i, l.SKU)
+		}
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			return fmt.Errorf("items[%d].quantity: must be between 1 and %d", i, MaxQuantity)
+		}
+		if seen[l.SKU] {
+			return fmt.Errorf("items[%d].sku: %q appears twice", i, l.SKU)
+		}
+		seen[l.SKU] = true
+	}
+	return nil
+}
+
+func required(name, value string) error {
+	if value == "" {
+		return fmt.Errorf("%s is required", name)
+	}
+	if len(value) > 200 {
+		return fmt.Errorf("%s is longer than 200 characters", name)
+	}
+	return nil
+}
+
+func nonNegative(name string, v int64) error {
+	if v < 0 {
+		return fmt.Errorf("%s must not be negative", name)
+	}
+	return nil
+}
+
+func (p OrderRequestedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), required("user_id", p.UserID), ValidateLines(p.Items))
+}
+
+func (p InventoryReservedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), required("user_id", p.UserID),
+		ValidateLines(p.Items), nonNegative("total_cents", p.TotalCents))
+}
+
+func (p InventoryNotReservedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), required("reason", p.Reason))
+}
+
+func (p TransactionCompletedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), required("transaction_id", p.TransactionID),
+		nonNegative("amount_cents", p.AmountCents))
+}
+
+func (p TransactionFailedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), required("transaction_id", p.TransactionID),
+		nonNegative("amount_cents", p.AmountCents), required("reason", p.Reason))
+}
+
+func (p OrderAcceptedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), required("user_id", p.UserID),
+		ValidateLines(p.Items), nonNegative("total_cents", p.TotalCents))
+}
+
+func (p OrderShippedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), required("tracking_id", p.TrackingID))
+}
+
+func (p OrderCompletedV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), ValidateLines(p.Items))
+}
+
+func (p OrderCancelledV1) Validate() error {
+	return errors.Join(required("order_id", p.OrderID), ValidateLines(p.Items), required("reason", p.Reason))
+}

@@ -1,0 +1,103 @@
+// Package function is the runtime every saga function shares, in the shape of knative/func's Go
+// templates: a function is built by New and reacts to events in Handle. This package serves it:
+// CloudEvents over HTTP on POST /, the function's REST routes, readiness and liveness probes, and
+// graceful shutdown on SIGTERM (what Knative sends before scaling a pod away).
+package function
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+)
+
+// Function is a saga function.
+type Function interface {
+	// Handle reacts to one event and returns the reply to publish, if any. Its errors follow the
+	// retry contract: a *cehttp.Result with status 400 for an event that can never succeed (see
+	// Result), any other error for a transient failure (500, retried).
+	Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error)
+	// Routes adds the function's REST endpoints, if it has any.
+	Routes(mux *http.ServeMux)
+	// Ready reports whether the function can serve: its database answers.
+	Ready(ctx context.Context) error
+	// Close releases the function's resources after the server has drained.
+	Close()
+}
+
+// Main runs the function that build makes until SIGTERM or SIGINT, then drains in-flight
+// requests and closes it. It is the whole of each function's main(). The port comes from PORT
+// (Knative sets it), 8080 by default.
+func Main(name string, build func(ctx context.Context) (Function, error)) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", name))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, build); err != nil {
+		slog.Error("function stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, build func(ctx context.Context) (Function, error)) error {
+	started := time.Now()
+	port := 8080
+	if p := os.Getenv("PORT"); p != "" {
+		var err error
+		if port, err = strconv.Atoi(p); err != nil {
+			return errors.New("PORT must be a number")
+		}
+	}
+	fn, err := build(ctx)
+	if err != nil {
+		return err
+	}
+	defer fn.Close()
+	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("HOST"), strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           NewHandler(fn),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	slog.Info("ready", "addr", ln.Addr().String(), "startup_ms", time.Since(started).Milliseconds())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// NewHandler routes HTTP for fn: events on POST /, probes under /health/, and fn's REST routes.
+func NewHandler(fn Function) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /{$}", &eventHandler{fn: fn})
+	mux.HandleFunc("GET /health/liveness", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("GET /health/readiness", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := fn.Ready(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	fn.Routes(mux)
+	return mux
+}

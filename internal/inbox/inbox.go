@@ -1,0 +1,79 @@
+// Package inbox makes event handlers idempotent. Kafka and Knative deliver at least once, so each
+// function records every event it handles, keyed by the event's (source, id), in the same
+// transaction as the event's effect, together with the reply it produced. A redelivery does
+// nothing and gets the stored reply, with the same event id, so that downstream deduplicates too.
+package inbox
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ordersaga/ordersaga/internal/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate creates the inbox table in the pool's schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
+	return postgres.Migrate(ctx, pool, "inbox_migrations", sub)
+}
+
+// HandleFunc applies an event's effect inside tx and returns the reply (nil for none). An error
+// rolls the whole transaction back, inbox row included, so a retried delivery starts afresh.
+type HandleFunc func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error)
+
+// Process handles e exactly once: in one transaction it claims e's (source, id), runs handle and
+// stores its reply. When e was handled before, it returns the stored reply and does not call
+// handle. A concurrent duplicate waits on the first delivery's row lock and then sees it as
+// handled. Errors are handle's, or the database's (transient: the caller answers 5xx).
+func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handle HandleFunc) (*cloudevents.Event, error) {
+	var reply *cloudevents.Event
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO inbox (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			e.Source(), e.ID(), e.Type())
+		if err != nil {
+			return fmt.Errorf("claim event: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			reply, err = storedReply(ctx, tx, e)
+			return err
+		}
+		if reply, err = handle(ctx, tx); err != nil || reply == nil {
+			return err
+		}
+		raw, err := json.Marshal(reply)
+		if err != nil {
+			return fmt.Errorf("encode reply: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE inbox SET reply = $3 WHERE source = $1 AND id = $2`, e.Source(), e.ID(), raw)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+func storedReply(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
+	var raw []byte
+	if err := tx.QueryRow(ctx, `SELECT reply FROM inbox WHERE source = $1 AND id = $2`, e.Source(), e.ID()).Scan(&raw); err != nil {
+		return nil, fmt.Errorf("read stored reply: %w", err)
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	var reply cloudevents.Event
+	if err := json.Unmarshal(raw, &reply); err != nil {
+		return nil, fmt.Errorf("decode stored reply: %w", err)
+	}
+	return &reply, nil
+}

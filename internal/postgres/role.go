@@ -1,0 +1,44 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnsureRole makes role a login role that owns schema and may touch nothing else in the
+// database: the per-function isolation of DESIGN.md section 4. It runs as an administrator
+// (the local stack and tests; on a cluster the database operator does this) and is idempotent,
+// also when several callers race, since roles are shared by the whole PostgreSQL cluster.
+func EnsureRole(ctx context.Context, admin DBTX, role, password, schema string) error {
+	r, s := pgx.Identifier{role}.Sanitize(), pgx.Identifier{schema}.Sanitize()
+	create := fmt.Sprintf(`DO $$ BEGIN
+	CREATE ROLE %s LOGIN PASSWORD %s;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$`, r, quoteLiteral(password))
+	if _, err := admin.Exec(ctx, create); err != nil {
+		return fmt.Errorf("create role %s: %w", role, err)
+	}
+	for _, stmt := range []string{
+		fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s`, s, r),
+		fmt.Sprintf(`ALTER SCHEMA %s OWNER TO %s`, s, r),
+		fmt.Sprintf(`ALTER ROLE %s SET search_path = %s`, r, s),
+	} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return nil
+}
+
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
