@@ -123,4 +123,3 @@ func RequireAdmin(p Principal) error {
 	}
 	return nil
 }
-
