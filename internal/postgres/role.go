@@ -8,7 +8,8 @@ import (
 )
 
 // EnsureRole makes role a login role that owns schema and may touch nothing else in the
-// database: the per-function isolation of DESIGN.md section 4. It runs as an administrator
+// database: the per-function isolation of DESIGN.md section 4 (the function's pool sets its
+// search_path itself, see Connect, so the role stays free of per-role settings). It runs as an administrator
 // (the local stack and tests; on a cluster the database operator does this) and is idempotent,
 // also when several callers race, since roles are shared by the whole PostgreSQL cluster.
 func EnsureRole(ctx context.Context, admin DBTX, role, password, schema string) error {
@@ -23,7 +24,6 @@ END $$`, r, quoteLiteral(password))
 	for _, stmt := range []string{
 		fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s`, s, r),
 		fmt.Sprintf(`ALTER SCHEMA %s OWNER TO %s`, s, r),
-		fmt.Sprintf(`ALTER ROLE %s SET search_path = %s`, r, s),
 	} {
 		if _, err := admin.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)

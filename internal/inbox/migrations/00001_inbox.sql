@@ -5,7 +5,7 @@ CREATE TABLE inbox (
     source     text        NOT NULL,
     id         text        NOT NULL,
     type       text        NOT NULL,
-    reply      jsonb,
+    reply      bytea, -- the reply event in JSON, byte for byte as first sent
     handled_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source, id)
 );

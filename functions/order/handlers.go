@@ -1,0 +1,95 @@
+package order
+
+import (
+	"context"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/inbox"
+)
+
+// handle routes e to its handler; each runs in one transaction with e's inbox row.
+func (f *Function) handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	switch events.Type(e.Type()) {
+	case events.InventoryReserved:
+		return process(ctx, f, e, f.onInventoryReserved)
+	case events.InventoryNotReserved:
+		return process(ctx, f, e, f.onInventoryNotReserved)
+	case events.TransactionCompleted:
+		return process(ctx, f, e, f.onTransactionCompleted)
+	case events.TransactionFailed:
+		return process(ctx, f, e, f.onTransactionFailed)
+	case events.OrderShipped:
+		return process(ctx, f, e, f.onOrderShipped)
+	}
+	return nil, function.Rejectf("the order function does not handle %q events", e.Type())
+}
+
+// process decodes e as P, then applies it exactly once (see inbox.Process).
+func process[P events.Payload](ctx context.Context, f *Function, e cloudevents.Event,
+	apply func(context.Context, pgx.Tx, cloudevents.Event, P) (*cloudevents.Event, error)) (*cloudevents.Event, error) {
+	p, err := events.Decode[P](e)
+	if err != nil {
+		return nil, err
+	}
+	return inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+		return apply(ctx, tx, e, p)
+	})
+}
+
+// onInventoryReserved: inventory_reserved = true (the seed). No reply: payment reacts to the same
+// event.
+func (f *Function) onInventoryReserved(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
+	_, _, err := f.store.Update(ctx, tx, p.OrderID, func(o *Order) (bool, error) {
+		return o.MarkInventoryReserved(p.TotalCents), nil
+	})
+	return nil, err
+}
+
+// onInventoryNotReserved: CANCELLED, and ORDER_CANCELLED.
+func (f *Function) onInventoryNotReserved(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.InventoryNotReservedV1) (*cloudevents.Event, error) {
+	return f.cancel(ctx, tx, e, p.OrderID, p.Reason)
+}
+
+// onTransactionFailed: CANCELLED, and ORDER_CANCELLED, whose lines let inventory release the
+// reservation.
+func (f *Function) onTransactionFailed(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.TransactionFailedV1) (*cloudevents.Event, error) {
+	return f.cancel(ctx, tx, e, p.OrderID, p.Reason)
+}
+
+// cancel cancels a REQUESTED order and builds ORDER_CANCELLED from its stored state.
+func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Event, orderID, reason string) (*cloudevents.Event, error) {
+	o, changed, err := f.store.Update(ctx, tx, orderID, func(o *Order) (bool, error) {
+		return o.Cancel(reason), nil
+	})
+	if err != nil || !changed {
+		return nil, err
+	}
+	return events.Reply(cause, source, events.OrderCancelledV1{OrderID: o.ID, Items: o.Items, Reason: reason})
+}
+
+// onTransactionCompleted: APPROVED, and ORDER_ACCEPTED.
+func (f *Function) onTransactionCompleted(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.TransactionCompletedV1) (*cloudevents.Event, error) {
+	o, changed, err := f.store.Update(ctx, tx, p.OrderID, func(o *Order) (bool, error) {
+		return o.Approve(p.AmountCents), nil
+	})
+	if err != nil || !changed {
+		return nil, err
+	}
+	return events.Reply(e, source, events.OrderAcceptedV1{OrderID: o.ID, UserID: o.UserID, Items: o.Items, TotalCents: o.TotalCents})
+}
+
+// onOrderShipped: COMPLETED, and ORDER_COMPLETED, on which inventory turns the reservation into
+// a sale.
+func (f *Function) onOrderShipped(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderShippedV1) (*cloudevents.Event, error) {
+	o, changed, err := f.store.Update(ctx, tx, p.OrderID, func(o *Order) (bool, error) {
+		return o.Complete(p.TrackingID)
+	})
+	if err != nil || !changed {
+		return nil, err
+	}
+	return events.Reply(e, source, events.OrderCompletedV1{OrderID: o.ID, Items: o.Items})
+}

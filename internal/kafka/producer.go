@@ -1,0 +1,54 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Producer writes CloudEvents to one topic.
+type Producer struct {
+	client *kgo.Client
+	topic  string
+}
+
+// NewProducer connects to the comma-separated brokers. Records are acknowledged by all in-sync
+// replicas and sent without linger: the outbox publishes one order at a time on the request path.
+func NewProducer(brokers, topic string) (*Producer, error) {
+	client, err := kgo.NewClient(
+		kgo.SeedBrokers(strings.Split(brokers, ",")...),
+		kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0),
+		kgo.AllowAutoTopicCreation(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return &Producer{client: client, topic: topic}, nil
+}
+
+// Publish writes es and waits until every one is acknowledged.
+func (p *Producer) Publish(ctx context.Context, es ...cloudevents.Event) error {
+	records := make([]*kgo.Record, 0, len(es))
+	for _, e := range es {
+		r, err := Record(p.topic, e)
+		if err != nil {
+			return err
+		}
+		records = append(records, r)
+	}
+	if err := p.client.ProduceSync(ctx, records...).FirstErr(); err != nil {
+		return fmt.Errorf("produce to %s: %w", p.topic, err)
+	}
+	return nil
+}
+
+// Ping checks that a broker answers.
+func (p *Producer) Ping(ctx context.Context) error { return p.client.Ping(ctx) }
+
+// Close flushes and disconnects.
+func (p *Producer) Close() { p.client.Close() }

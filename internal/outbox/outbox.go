@@ -1,0 +1,145 @@
+// Package outbox is the transactional outbox: an event that starts from an HTTP request is
+// stored in the same transaction as the change that caused it, so neither can happen without the
+// other. It is published after commit; a sweep republishes whatever a crash or an outage left
+// unpublished. Publication is at least once; consumers deduplicate by event id (see inbox).
+package outbox
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ordersaga/ordersaga/internal/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate creates the outbox table in the pool's schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
+	return postgres.Migrate(ctx, pool, "outbox_migrations", sub)
+}
+
+// Add stores e in the outbox as part of tx.
+func Add(ctx context.Context, tx postgres.DBTX, e cloudevents.Event) error {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, event) VALUES ($1, $2)`, e.ID(), raw); err != nil {
+		return fmt.Errorf("add to outbox: %w", err)
+	}
+	return nil
+}
+
+// Publisher is where outbox events go: Kafka in production (kafka.Producer).
+type Publisher interface {
+	Publish(ctx context.Context, es ...cloudevents.Event) error
+}
+
+// Relay moves committed outbox events to the publisher.
+type Relay struct {
+	pool      *pgxpool.Pool
+	publisher Publisher
+	// MinAge keeps the sweep off rows whose request is still publishing them itself.
+	MinAge time.Duration
+	// Retention is how long published rows are kept, for inspection, before the sweep deletes them.
+	Retention time.Duration
+}
+
+// NewRelay returns a Relay from pool's outbox to publisher.
+func NewRelay(pool *pgxpool.Pool, publisher Publisher) *Relay {
+	return &Relay{pool: pool, publisher: publisher, MinAge: 2 * time.Second, Retention: time.Hour}
+}
+
+// Publish publishes e, which was committed to the outbox, and marks it published. On error the
+// row stays unpublished for the sweep; the caller's request has succeeded regardless.
+func (r *Relay) Publish(ctx context.Context, e cloudevents.Event) error {
+	if err := r.publisher.Publish(ctx, e); err != nil {
+		return err
+	}
+	_, err := r.pool.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = $1`, e.ID())
+	return err
+}
+
+// sweepBatch bounds one sweep transaction.
+const sweepBatch = 500
+
+// Sweep publishes every unpublished row older than MinAge, oldest first, and deletes published
+// rows older than Retention. Rows are claimed with SKIP LOCKED, so concurrent sweeps (replicas,
+// a timer and a PingSource) share the work instead of publishing twice. It returns how many
+// events it published.
+func (r *Relay) Sweep(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := r.sweepOnce(ctx)
+		total += n
+		if err != nil || n < sweepBatch {
+			if err == nil {
+				_, err = r.pool.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - $1 * interval '1 millisecond'`, r.Retention.Milliseconds())
+			}
+			return total, err
+		}
+	}
+}
+
+func (r *Relay) sweepOnce(ctx context.Context) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, event FROM outbox
+			WHERE published_at IS NULL AND created_at < now() - $1 * interval '1 millisecond'
+			ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`, r.MinAge.Milliseconds(), sweepBatch)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		var batch []cloudevents.Event
+		for rows.Next() {
+			var id string
+			var raw []byte
+			if err := rows.Scan(&id, &raw); err != nil {
+				return err
+			}
+			var e cloudevents.Event
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return fmt.Errorf("outbox event %s: %w", id, err)
+			}
+			ids, batch = append(ids, id), append(batch, e)
+		}
+		if err := rows.Err(); err != nil || len(batch) == 0 {
+			return err
+		}
+		if err := r.publisher.Publish(ctx, batch...); err != nil {
+			return err
+		}
+		n = len(batch)
+		_, err = tx.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, ids)
+		return err
+	})
+	return n, err
+}
+
+// Run sweeps every interval until ctx ends, for deployments without a PingSource (the local
+// stack) and as a backstop while an instance is up. Sweep errors are passed to onError.
+func (r *Relay) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
+				onError(err)
+			}
+		}
+	}
+}
