@@ -264,3 +264,28 @@ func TestDatabaseDownIsATransientError(t *testing.T) {
 		t.Errorf("status %d (err %v), want 500 so the broker retries", status, err)
 	}
 }
+
+func TestPingEventSweepsTheOutbox(t *testing.T) {
+	fx := newFixture(t)
+	fx.fn.relay.MinAge = 0
+	// An order committed by a request that died before publishing: only the outbox has its event.
+	o := &Order{ID: "11111111-1111-1111-1111-111111111111", UserID: "alice", Status: Requested, Items: lines}
+	requested := eventstest.New(t, events.SourceOrder, events.OrderRequestedV1{OrderID: o.ID, UserID: o.UserID, Items: lines})
+	if _, _, err := fx.fn.store.Create(context.Background(), o, Idempotency{}, requested); err != nil {
+		t.Fatal(err)
+	}
+	if got := fx.published(t); len(got) != 0 {
+		t.Fatalf("%d events published before the sweep", len(got))
+	}
+	ping := cloudevents.NewEvent()
+	ping.SetID("ping-1")
+	ping.SetSource("/apis/v1/namespaces/ordersaga/pingsources/outbox-sweep")
+	ping.SetType(PingType)
+	if reply, err := fx.fn.Handle(context.Background(), ping); err != nil || reply != nil {
+		t.Fatalf("ping: %v, %v", reply, err)
+	}
+	got := fx.published(t)
+	if len(got) != 1 || got[0].ID() != requested.ID() {
+		t.Fatalf("published %v, want the stranded ORDER_REQUESTED %s", got, requested.ID())
+	}
+}

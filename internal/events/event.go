@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"time"
 
@@ -70,8 +71,10 @@ func Decode[P Payload](e cloudevents.Event) (P, error) {
 	if got, want := Type(e.Type()), p.EventType(); got != want {
 		return p, fmt.Errorf("%w: type %q, want %q", ErrInvalid, got, want)
 	}
-	if ct := e.DataContentType(); ct != "" && !strings.HasPrefix(ct, cloudevents.ApplicationJSON) {
-		return p, fmt.Errorf("%w: datacontenttype %q, want application/json", ErrInvalid, ct)
+	if ct := e.DataContentType(); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != cloudevents.ApplicationJSON {
+			return p, fmt.Errorf("%w: datacontenttype must be application/json", ErrInvalid)
+		}
 	}
 	if ds := e.DataSchema(); ds != "" && ds != DataSchema(p.EventType()) {
 		return p, fmt.Errorf("%w: dataschema %q is not supported, want %q", ErrInvalid, ds, DataSchema(p.EventType()))

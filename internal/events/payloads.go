@@ -144,13 +144,13 @@ func ValidateLines(lines []Line) error {
 	seen := make(map[string]bool, len(lines))
 	for i, l := range lines {
 		if !ValidSKU(l.SKU) {
-			return fmt.Errorf("items[%d].sku: %q is not a valid sku", i, l.SKU)
+			return fmt.Errorf("items[%d].sku: not a valid sku (1-64 letters, digits, '.', '_' or '-')", i)
 		}
 		if l.Quantity < 1 || l.Quantity > MaxQuantity {
 			return fmt.Errorf("items[%d].quantity: must be between 1 and %d", i, MaxQuantity)
 		}
 		if seen[l.SKU] {
-			return fmt.Errorf("items[%d].sku: %q appears twice", i, l.SKU)
+			return fmt.Errorf("items[%d].sku: %s appears twice", i, l.SKU)
 		}
 		seen[l.SKU] = true
 	}
@@ -184,7 +184,11 @@ func (p InventoryReservedV1) Validate() error {
 }
 
 func (p InventoryNotReservedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), required("reason", p.Reason))
+	var sku error
+	if p.SKU != "" && !ValidSKU(p.SKU) { // unchecked, it was unbounded and could re-encode past MaxDataBytes
+		sku = errors.New("sku: not a valid sku")
+	}
+	return errors.Join(required("order_id", p.OrderID), required("reason", p.Reason), sku)
 }
 
 func (p TransactionCompletedV1) Validate() error {

@@ -1,0 +1,127 @@
+// Package payment is the saga's payment step: when inventory has reserved an order's lines it
+// charges the reserved total and answers TRANSACTION_COMPLETED or TRANSACTION_FAILED. The charge
+// is simulated: it succeeds with probability PAYMENT_SUCCESS_RATE, decided once per order and
+// then final on every retry and redelivery.
+package payment
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/inbox"
+)
+
+// Schema is the PostgreSQL schema payment owns; its role can touch nothing else.
+const Schema = "payment"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config is payment's configuration, read from the environment by New.
+type Config struct {
+	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
+	// SuccessRate is the probability (0..1) that a charge succeeds.
+	SuccessRate float64 `envconfig:"PAYMENT_SUCCESS_RATE" default:"0.9"`
+	// Seed, when set, makes the outcomes a reproducible sequence (tests, demos); unset, they are
+	// random.
+	Seed *int64 `envconfig:"PAYMENT_SEED"`
+}
+
+func (c Config) validate() error {
+	if !(c.SuccessRate >= 0 && c.SuccessRate <= 1) { // also rejects NaN
+		return fmt.Errorf("PAYMENT_SUCCESS_RATE must be between 0 and 1, got %v", c.SuccessRate)
+	}
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is required")
+	}
+	return nil
+}
+
+// Function is the payment function.
+type Function struct {
+	pool   *pgxpool.Pool
+	decide *decider
+}
+
+var _ function.Function = (*Function)(nil)
+
+// New builds payment from the environment (the knative/func entry point).
+func New(ctx context.Context) (*Function, error) {
+	cfg, err := configFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, cfg)
+}
+
+// configFromEnv reads and checks Config, so a bad setting stops the start-up with a clear
+// message instead of skewing every charge.
+func configFromEnv() (Config, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.validate()
+}
+
+// Open builds payment from cfg: it checks the configuration before touching the database, then
+// connects to the payment schema and migrates it.
+func Open(ctx context.Context, cfg Config) (*Function, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, sub)
+	if err != nil {
+		return nil, err
+	}
+	return &Function{pool: pool, decide: newDecider(cfg.SuccessRate, cfg.Seed)}, nil
+}
+
+// Handle charges for INVENTORY_RESERVED; payment has no business with any other event.
+func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	switch events.Type(e.Type()) {
+	case events.InventoryReserved:
+		reply, err := f.charge(ctx, e)
+		return reply, function.Result(err)
+	default:
+		return nil, function.Result(function.Rejectf("payment does not handle %q events", e.Type()))
+	}
+}
+
+// charge decodes before opening a transaction, so a malformed event costs no database work and
+// leaves no trace; the inbox then makes the rest exactly-once per event, and the order_id key
+// exactly-once per order.
+func (f *Function) charge(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	p, err := events.Decode[events.InventoryReservedV1](e)
+	if err != nil {
+		return nil, err
+	}
+	return inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+		t, err := charge(ctx, tx, p.OrderID, p.TotalCents, f.decide.approve())
+		if err != nil {
+			return nil, err
+		}
+		return events.Reply(e, events.SourcePayment, t.payload())
+	})
+}
+
+// Routes adds nothing: payment is driven by events only.
+func (f *Function) Routes(*http.ServeMux) {}
+
+// Ready reports whether the database answers.
+func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
+
+// Close releases the database pool.
+func (f *Function) Close() { f.pool.Close() }

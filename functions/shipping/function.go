@@ -1,0 +1,98 @@
+// Package shipping is the saga's last step: when an order is accepted (paid for) it records a
+// shipment with a tracking id and answers ORDER_SHIPPED. Each order ships once, whatever the
+// broker redelivers.
+package shipping
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"net/http"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/inbox"
+)
+
+// Schema is the PostgreSQL schema shipping owns; its role can touch nothing else.
+const Schema = "shipping"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config is shipping's configuration, read from the environment by New.
+type Config struct {
+	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
+}
+
+// Function is the shipping function.
+type Function struct {
+	pool *pgxpool.Pool
+}
+
+var _ function.Function = (*Function)(nil)
+
+// New builds shipping from the environment (the knative/func entry point).
+func New(ctx context.Context) (*Function, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return nil, err
+	}
+	return Open(ctx, cfg)
+}
+
+// Open builds shipping from cfg: it connects to the shipping schema and migrates it.
+func Open(ctx context.Context, cfg Config) (*Function, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("DATABASE_URL is required")
+	}
+	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, sub)
+	if err != nil {
+		return nil, err
+	}
+	return &Function{pool: pool}, nil
+}
+
+// Handle ships for ORDER_ACCEPTED; shipping has no business with any other event.
+func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	switch events.Type(e.Type()) {
+	case events.OrderAccepted:
+		reply, err := f.ship(ctx, e)
+		return reply, function.Result(err)
+	default:
+		return nil, function.Result(function.Rejectf("shipping does not handle %q events", e.Type()))
+	}
+}
+
+// ship decodes before opening a transaction, so a malformed event costs no database work and
+// leaves no trace; the inbox then makes the rest exactly-once per event, and the order_id key
+// exactly-once per order.
+func (f *Function) ship(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	p, err := events.Decode[events.OrderAcceptedV1](e)
+	if err != nil {
+		return nil, err
+	}
+	return inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+		tracking, err := ship(ctx, tx, p.OrderID)
+		if err != nil {
+			return nil, err
+		}
+		return events.Reply(e, events.SourceShipping, events.OrderShippedV1{OrderID: p.OrderID, TrackingID: tracking})
+	})
+}
+
+// Routes adds nothing: shipping is driven by events only.
+func (f *Function) Routes(*http.ServeMux) {}
+
+// Ready reports whether the database answers.
+func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
+
+// Close releases the database pool.
+func (f *Function) Close() { f.pool.Close() }
