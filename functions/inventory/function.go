@@ -1,0 +1,93 @@
+// Package inventory is the inventory function of the order saga. It owns the stock: admins stock
+// and price items over REST, ORDER_REQUESTED reserves an order's lines (all or none), ORDER_CANCELLED
+// releases them and ORDER_COMPLETED sells them. For every item, available + reserved + sold is
+// everything ever stocked.
+package inventory
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/ordersaga/ordersaga/internal/auth"
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/function"
+)
+
+// Schema is the PostgreSQL schema the function owns; its tables are named unqualified.
+const Schema = "inventory"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config is the function's configuration, read from the environment by New.
+type Config struct {
+	// DatabaseURL connects as the function's own role (DATABASE_URL).
+	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
+	// Config finds the public key that verifies REST callers' tokens (AUTH_PUBLIC_KEY). It is
+	// embedded so that envconfig reads its variable without a prefix.
+	auth.Config
+}
+
+// Function is the inventory function.
+type Function struct {
+	pool     *pgxpool.Pool
+	verifier *auth.Verifier
+}
+
+var _ function.Function = (*Function)(nil)
+
+// New builds the function from the environment; it is what knative/func and cmd/inventory call.
+func New(ctx context.Context) (*Function, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return nil, err
+	}
+	return Open(ctx, cfg)
+}
+
+// Open builds the function from cfg: it checks the auth configuration before it connects, then
+// connects to the inventory schema and migrates it.
+func Open(ctx context.Context, cfg Config) (*Function, error) {
+	verifier, err := cfg.Verifier() // promoted from the embedded auth.Config
+	if err != nil {
+		return nil, err
+	}
+	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, sub)
+	if err != nil {
+		return nil, err
+	}
+	return &Function{pool: pool, verifier: verifier}, nil
+}
+
+// Handle reacts to the three events inventory subscribes to. Its errors follow the retry
+// contract (function.Result): 400 for an event that can never succeed, 500 for the rest.
+func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	var reply *cloudevents.Event
+	var err error
+	switch events.Type(e.Type()) {
+	case events.OrderRequested:
+		reply, err = f.reserve(ctx, e)
+	case events.OrderCancelled:
+		err = f.release(ctx, e)
+	case events.OrderCompleted:
+		err = f.sell(ctx, e)
+	default:
+		err = function.Rejectf("inventory does not handle %q events", e.Type())
+	}
+	if err != nil {
+		return nil, function.Result(err)
+	}
+	return reply, nil
+}
+
+// Ready reports whether the database answers.
+func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
+
+// Close closes the database pool.
+func (f *Function) Close() { f.pool.Close() }

@@ -1,0 +1,258 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/postgres"
+)
+
+// store is the inventory schema's queries. It runs on a pool for REST reads and single-statement
+// writes, and on the event's transaction inside inbox.Process. Driver errors are translated to
+// apperr here and nowhere else; errors not named in a method's comment are plain (transient, 500).
+//
+// Lock order, the same in every transaction so that concurrent ones cannot deadlock: the inbox
+// row (inbox.Process), then the order's reservation row, then item rows in sku order.
+type store struct {
+	db postgres.DBTX
+}
+
+const itemColumns = `sku, name, price_cents, available, reserved, sold`
+
+func scanItem(row pgx.Row) (Item, error) {
+	var it Item
+	err := row.Scan(&it.SKU, &it.Name, &it.PriceCents, &it.Available, &it.Reserved, &it.Sold)
+	return it, err
+}
+
+// CreateItem stocks a new item with it.Available units. Errors: Conflict when the sku exists;
+// Invalid when a value breaks a CHECK (callers validate first, so that is a bug caught late).
+func (s store) CreateItem(ctx context.Context, it Item) (Item, error) {
+	created, err := scanItem(s.db.QueryRow(ctx,
+		`INSERT INTO items (sku, name, price_cents, available) VALUES ($1, $2, $3, $4)
+		 RETURNING `+itemColumns, it.SKU, it.Name, it.PriceCents, it.Available))
+	switch {
+	case postgres.IsUniqueViolation(err):
+		return Item{}, apperr.Errorf(apperr.Conflict, "item %s already exists", it.SKU)
+	case postgres.IsCheckViolation(err):
+		return Item{}, errOutOfRange
+	case err != nil:
+		return Item{}, fmt.Errorf("create item: %w", err)
+	}
+	return created, nil
+}
+
+// UpdateItem applies u in one statement, so it never overwrites a concurrent reservation's
+// change to reserved or sold. Errors: NotFound when the sku does not exist; Invalid as for
+// CreateItem.
+func (s store) UpdateItem(ctx context.Context, sku string, u ItemUpdate) (Item, error) {
+	it, err := scanItem(s.db.QueryRow(ctx,
+		`UPDATE items SET name = coalesce($2, name), price_cents = coalesce($3, price_cents),
+		        available = coalesce($4, available), updated_at = now()
+		 WHERE sku = $1 RETURNING `+itemColumns, sku, u.Name, u.PriceCents, u.Quantity))
+	switch {
+	case postgres.IsNoRows(err):
+		return Item{}, errNoItem(sku)
+	case postgres.IsCheckViolation(err):
+		return Item{}, errOutOfRange
+	case err != nil:
+		return Item{}, fmt.Errorf("update item: %w", err)
+	}
+	return it, nil
+}
+
+// Item returns one item. Errors: NotFound.
+func (s store) Item(ctx context.Context, sku string) (Item, error) {
+	it, err := scanItem(s.db.QueryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE sku = $1`, sku))
+	if postgres.IsNoRows(err) {
+		return Item{}, errNoItem(sku)
+	}
+	if err != nil {
+		return Item{}, fmt.Errorf("get item: %w", err)
+	}
+	return it, nil
+}
+
+// Items returns every item in sku order.
+func (s store) Items(ctx context.Context) ([]Item, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+itemColumns+` FROM items ORDER BY sku`)
+	if err != nil {
+		return nil, fmt.Errorf("list items: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) { return scanItem(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list items: %w", err)
+	}
+	return items, nil
+}
+
+var errOutOfRange = apperr.Errorf(apperr.Invalid, "price_cents and quantity must not be negative")
+
+func errNoItem(sku string) error { return apperr.Errorf(apperr.NotFound, "item %s not found", sku) }
+
+// ClaimReservation creates the order's reservation row as r says, unless the order already has
+// one, and reports whether it did. Claiming first takes the row lock that serializes every
+// event of one order; a concurrent claim of the same order waits here for the first to commit and
+// then sees its row.
+func (s store) ClaimReservation(ctx context.Context, r Reservation) (bool, error) {
+	tag, err := s.db.Exec(ctx,
+		`INSERT INTO reservations (order_id, user_id, status, reason) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (order_id) DO NOTHING`, r.OrderID, r.UserID, r.Status, r.Reason)
+	if err != nil {
+		return false, fmt.Errorf("claim reservation: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Reservation returns the order's reservation. Errors: NotFound.
+func (s store) Reservation(ctx context.Context, orderID string) (Reservation, error) {
+	r := Reservation{OrderID: orderID}
+	err := s.db.QueryRow(ctx,
+		`SELECT user_id, status, reason, sku, total_cents FROM reservations WHERE order_id = $1`, orderID).
+		Scan(&r.UserID, &r.Status, &r.Reason, &r.SKU, &r.TotalCents)
+	if postgres.IsNoRows(err) {
+		return Reservation{}, apperr.Errorf(apperr.NotFound, "no reservation for order %s", orderID)
+	}
+	if err != nil {
+		return Reservation{}, fmt.Errorf("get reservation: %w", err)
+	}
+	return r, nil
+}
+
+// ReservationLines returns the lines reserved for the order, in sku order.
+func (s store) ReservationLines(ctx context.Context, orderID string) ([]events.Line, error) {
+	rows, err := s.db.Query(ctx,
+		`SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("get reservation lines: %w", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowToStructByPos[events.Line])
+	if err != nil {
+		return nil, fmt.Errorf("get reservation lines: %w", err)
+	}
+	return lines, nil
+}
+
+// stock is a locked item's price and available units.
+type stock struct {
+	PriceCents int64
+	Available  int64
+}
+
+// LockItems locks the rows of skus in sku order (the fixed order that keeps two orders with
+// overlapping lines from deadlocking) and returns what they hold. Unknown skus are absent from
+// the map. The locks last until the transaction ends, so the caller's decision stays true.
+func (s store) LockItems(ctx context.Context, skus []string) (map[string]stock, error) {
+	rows, err := s.db.Query(ctx,
+		`SELECT sku, price_cents, available FROM items WHERE sku = ANY($1) ORDER BY sku FOR UPDATE`, skus)
+	if err != nil {
+		return nil, fmt.Errorf("lock items: %w", err)
+	}
+	defer rows.Close()
+	found := make(map[string]stock, len(skus))
+	for rows.Next() {
+		var sku string
+		var st stock
+		if err := rows.Scan(&sku, &st.PriceCents, &st.Available); err != nil {
+			return nil, fmt.Errorf("lock items: %w", err)
+		}
+		found[sku] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock items: %w", err)
+	}
+	return found, nil
+}
+
+// errStockMoved says a conditional stock update matched fewer rows than it should have: the rows
+// were not locked as they must be. It is an internal error, so the transaction rolls back whole.
+var errStockMoved = errors.New("stock changed under a held lock")
+
+// Reserve moves each line's quantity from available to reserved, only where enough is available,
+// records the lines at the given prices and sets the reservation's total, in one statement (one
+// round trip on the hot path). The item rows must be locked (LockItems) and checked; a line that
+// no longer fits fails the whole call, and the caller's transaction rolls back.
+func (s store) Reserve(ctx context.Context, orderID string, lines []events.Line, prices []int64, total int64) error {
+	skus := make([]string, len(lines))
+	qtys := make([]int64, len(lines))
+	for i, l := range lines {
+		skus[i], qtys[i] = l.SKU, l.Quantity
+	}
+	var moved int
+	err := s.db.QueryRow(ctx, `
+		WITH taken AS (
+			UPDATE items AS i SET available = i.available - l.qty, reserved = i.reserved + l.qty, updated_at = now()
+			FROM unnest($2::text[], $3::bigint[]) AS l(sku, qty)
+			WHERE i.sku = l.sku AND i.available >= l.qty
+			RETURNING i.sku
+		), recorded AS (
+			INSERT INTO reservation_lines (order_id, sku, quantity, price_cents)
+			SELECT $1, l.sku, l.qty, l.price FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS l(sku, qty, price)
+		), totalled AS (
+			UPDATE reservations SET total_cents = $5, updated_at = now() WHERE order_id = $1
+		)
+		SELECT count(*) FROM taken`, orderID, skus, qtys, prices, total).Scan(&moved)
+	if err != nil {
+		return fmt.Errorf("reserve stock: %w", err)
+	}
+	if moved != len(lines) {
+		return fmt.Errorf("reserve stock for order %s: %w", orderID, errStockMoved)
+	}
+	return nil
+}
+
+// Reject marks a claimed reservation REJECTED, with the reason and the sku that caused it.
+func (s store) Reject(ctx context.Context, orderID, reason, sku string) error {
+	if _, err := s.db.Exec(ctx,
+		`UPDATE reservations SET status = 'REJECTED', reason = $2, sku = $3, updated_at = now() WHERE order_id = $1`,
+		orderID, reason, sku); err != nil {
+		return fmt.Errorf("reject reservation: %w", err)
+	}
+	return nil
+}
+
+// Transition moves the order's reservation from RESERVED to status to, with the given reason, and
+// reports whether it did. The condition on the current status makes the move happen once: a
+// concurrent second attempt waits for the first's row lock, then finds the status changed.
+func (s store) Transition(ctx context.Context, orderID string, to Status, reason string) (bool, error) {
+	tag, err := s.db.Exec(ctx,
+		`UPDATE reservations SET status = $2, reason = coalesce(nullif($3, ''), reason), updated_at = now()
+		 WHERE order_id = $1 AND status = 'RESERVED'`, orderID, to, reason)
+	if err != nil {
+		return false, fmt.Errorf("move reservation to %s: %w", to, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Release returns the order's reserved lines to available. Sell moves them to sold. Both must run
+// right after a successful Transition out of RESERVED, in the same transaction, so each happens
+// once per order.
+func (s store) Release(ctx context.Context, orderID string) error {
+	return s.settle(ctx, orderID, `available = i.available + l.quantity`)
+}
+
+// Sell moves the order's reserved lines to sold; see Release.
+func (s store) Sell(ctx context.Context, orderID string) error {
+	return s.settle(ctx, orderID, `sold = i.sold + l.quantity`)
+}
+
+// settle takes each reserved line out of reserved and adds it where set says. It locks the item
+// rows in sku order first: an UPDATE ... FROM locks in whatever order its plan visits them.
+func (s store) settle(ctx context.Context, orderID, set string) error {
+	if _, err := s.db.Exec(ctx,
+		`SELECT 1 FROM items WHERE sku IN (SELECT sku FROM reservation_lines WHERE order_id = $1)
+		 ORDER BY sku FOR UPDATE`, orderID); err != nil {
+		return fmt.Errorf("lock reserved items: %w", err)
+	}
+	if _, err := s.db.Exec(ctx,
+		`UPDATE items AS i SET reserved = i.reserved - l.quantity, `+set+`, updated_at = now()
+		 FROM reservation_lines AS l WHERE l.order_id = $1 AND i.sku = l.sku`, orderID); err != nil {
+		return fmt.Errorf("settle reservation: %w", err)
+	}
+	return nil
+}
