@@ -30,6 +30,8 @@ fuzz:
 	  done; \
 	done
 
-## run: the whole system on this machine (see README)
+## run: the whole system on this machine (see README). The admin defaults are for local use only.
+ORDERSAGA_ADMIN_EMAIL ?= admin@example.com
+ORDERSAGA_ADMIN_PASSWORD ?= admin-password-123
 run:
-	$(GO) run ./cmd/ordersaga-local
+	ORDERSAGA_ADMIN_EMAIL='$(ORDERSAGA_ADMIN_EMAIL)' ORDERSAGA_ADMIN_PASSWORD='$(ORDERSAGA_ADMIN_PASSWORD)' $(GO) run ./cmd/ordersaga-local

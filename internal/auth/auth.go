@@ -1,12 +1,15 @@
 // Package auth verifies the access tokens the user function issues, for the functions that serve
 // REST (order, inventory). Tokens are JWTs signed with Ed25519 (EdDSA) by the user function's
-// private key; everyone else holds only the public key. Only EdDSA is accepted: "none", HS256
-// and any other algorithm (the key-confusion attacks) are rejected before the key is consulted.
+// private key; everyone else holds only the public key, configured (AUTH_PUBLIC_KEY) or fetched
+// from the user function's /.well-known/jwks.json (AUTH_JWKS_URL, see JWKS). Only EdDSA is
+// accepted: "none", HS256 and any other algorithm (the key-confusion attacks) are rejected before
+// the key is consulted.
 package auth
 
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -68,7 +71,9 @@ func NewVerifier(key KeyFunc) *Verifier { return &Verifier{key: key} }
 var errInvalidToken = apperr.Errorf(apperr.Unauthorized, "invalid token")
 
 // Verify checks token's algorithm, signature, expiry (with 5 s of leeway for clock skew), issuer
-// and audience, and returns its principal. Errors: Unauthorized.
+// and audience, and returns its principal. Errors: Unauthorized for any bad token (always the
+// same message); a plain (Internal) error when the keys cannot be fetched (JWKS), which is not
+// the token's fault.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
 	var claims Claims
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
@@ -80,8 +85,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(5*time.Second),
+		jwt.WithStrictDecoding(), // one encoding per token: no malleable padding bits
 	)
 	if err != nil {
+		if errors.Is(err, errKeysUnavailable) {
+			return Principal{}, err // transient: the caller answers 500 and the client retries
+		}
 		return Principal{}, errInvalidToken
 	}
 	if claims.Subject == "" || (claims.Role != RoleUser && claims.Role != RoleAdmin) {
@@ -104,7 +113,8 @@ func TokenFrom(r *http.Request) string {
 	return ""
 }
 
-// Authenticate returns the caller of r. Errors: Unauthorized when the token is missing or invalid.
+// Authenticate returns the caller of r. Errors: Unauthorized when the token is missing or invalid;
+// Internal (a plain error) when the keys cannot be fetched, as Verify.
 func (v *Verifier) Authenticate(r *http.Request) (Principal, error) {
 	token := TokenFrom(r)
 	if token == "" {

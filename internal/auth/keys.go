@@ -2,9 +2,12 @@ package auth
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -67,4 +70,81 @@ func (s *Signer) Sign(p Principal, now time.Time) (string, time.Time, error) {
 	t.Header["kid"] = s.keyID
 	signed, err := t.SignedString(s.key)
 	return signed, expires, err
+}
+
+// ParsePrivateKeyPEM reads an Ed25519 private key in PKCS #8 PEM form ("PRIVATE KEY"), the form
+// `openssl genpkey -algorithm ed25519` writes.
+func ParsePrivateKeyPEM(data []byte) (ed25519.PrivateKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("private key: no PEM block")
+	}
+	if block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("private key: PEM block is %q, want PKCS #8 \"PRIVATE KEY\"", block.Type)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	priv, ok := key.(ed25519.PrivateKey)
+	if !ok {
+		return nil, errors.New("private key: not an Ed25519 key")
+	}
+	return priv, nil
+}
+
+// EncodePrivateKeyPEM writes priv in PKCS #8 PEM form.
+func EncodePrivateKeyPEM(priv ed25519.PrivateKey) []byte {
+	der, _ := x509.MarshalPKCS8PrivateKey(priv) // cannot fail for an Ed25519 key
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// JWK is a public key as a JSON Web Key (RFC 7517; OKP keys per RFC 8037). Only the fields an
+// Ed25519 verification key needs are modelled.
+type JWK struct {
+	KeyType string `json:"kty"`
+	Curve   string `json:"crv,omitempty"`
+	X       string `json:"x,omitempty"`
+	KeyID   string `json:"kid,omitempty"`
+	Alg     string `json:"alg,omitempty"`
+	Use     string `json:"use,omitempty"`
+}
+
+// JWKSet is a JSON Web Key Set, the document served at /.well-known/jwks.json.
+type JWKSet struct {
+	Keys []JWK `json:"keys"`
+}
+
+// PublicJWK describes pub as a signing JWK named by its KeyID.
+func PublicJWK(pub ed25519.PublicKey) JWK {
+	return JWK{KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub),
+		KeyID: KeyID(pub), Alg: jwt.SigningMethodEdDSA.Alg(), Use: "sig"}
+}
+
+// KeyID names pub by its RFC 7638 JWK thumbprint, so every replica holding the same key gives it
+// the same kid without configuration, and a new key gets a new kid.
+func KeyID(pub ed25519.PublicKey) string {
+	// RFC 7638 section 3.2: the required members in lexicographic order, no whitespace.
+	canonical := `{"crv":"Ed25519","kty":"OKP","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}`
+	sum := sha256.Sum256([]byte(canonical))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ed25519Key returns the public key j describes. Errors when j is anything but an Ed25519 OKP
+// signing key for EdDSA.
+func (j JWK) ed25519Key() (ed25519.PublicKey, error) {
+	if j.KeyType != "OKP" || j.Curve != "Ed25519" {
+		return nil, fmt.Errorf("key %q: kty %q crv %q is not an Ed25519 key", j.KeyID, j.KeyType, j.Curve)
+	}
+	if j.Alg != "" && j.Alg != jwt.SigningMethodEdDSA.Alg() {
+		return nil, fmt.Errorf("key %q: alg %q is not EdDSA", j.KeyID, j.Alg)
+	}
+	if j.Use != "" && j.Use != "sig" {
+		return nil, fmt.Errorf("key %q: use %q is not sig", j.KeyID, j.Use)
+	}
+	x, err := base64.RawURLEncoding.Strict().DecodeString(j.X)
+	if err != nil || len(x) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("key %q: x is not a base64url Ed25519 public key", j.KeyID)
+	}
+	return ed25519.PublicKey(x), nil
 }

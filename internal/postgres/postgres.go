@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
@@ -47,7 +48,11 @@ func Connect(ctx context.Context, databaseURL, schema string) (*pgxpool.Pool, er
 func Migrate(ctx context.Context, pool *pgxpool.Pool, table string, fsys fs.FS) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	locker, err := lock.NewPostgresSessionLocker()
+	// One lock per schema: functions sharing a database migrate side by side, while replicas of
+	// one function take turns.
+	h := fnv.New64a()
+	h.Write([]byte(pool.Config().ConnConfig.RuntimeParams["search_path"]))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 120))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,41 @@
+// Command ordersaga-local runs the whole order saga on this machine: `make run`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/ordersaga/ordersaga/internal/local"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ordersaga-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var cfg local.Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stack, err := local.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+	fmt.Fprint(os.Stderr, stack.Summary())
+	err = stack.Wait(ctx)
+	slog.Info("stopping")
+	return err
+}

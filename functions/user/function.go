@@ -1,0 +1,191 @@
+// Package user is the user function: sign-up, login and the access tokens every other function
+// verifies. It alone holds the token signing key (Ed25519); it publishes the public half at
+// /.well-known/jwks.json. It takes part in no saga step, so it accepts no events.
+package user
+
+import (
+	"context"
+	"crypto/ed25519"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/ordersaga/ordersaga/internal/auth"
+	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/httpapi"
+)
+
+// Schema is the PostgreSQL schema the function owns.
+const Schema = "users"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config is the function's configuration, read from the environment by New.
+type Config struct {
+	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
+	// AdminEmails get the admin role (comma separated, compared case-insensitively).
+	AdminEmails []string `envconfig:"ADMIN_EMAILS"`
+	// BootstrapAdminEmail and BootstrapAdminPassword, when set, name an admin account created at
+	// startup if it does not exist yet. An existing account is left as it is (its password too).
+	BootstrapAdminEmail    string `envconfig:"BOOTSTRAP_ADMIN_EMAIL"`
+	BootstrapAdminPassword string `envconfig:"BOOTSTRAP_ADMIN_PASSWORD"`
+	// PrivateKey (PKCS #8 PEM) or PrivateKeyFile holds the Ed25519 token signing key.
+	PrivateKey     string `envconfig:"AUTH_PRIVATE_KEY"`
+	PrivateKeyFile string `envconfig:"AUTH_PRIVATE_KEY_FILE"`
+	// DevKeyFile is where a development key is generated and kept when no key is configured
+	// (the local stack); never set it in production.
+	DevKeyFile string `envconfig:"AUTH_DEV_KEY_FILE"`
+	// TokenTTL is the access token's lifetime (and the cookie's Max-Age).
+	TokenTTL time.Duration `envconfig:"TOKEN_TTL" default:"15m"`
+	// CookieInsecure drops the cookie's Secure attribute, for plain-HTTP local use only.
+	CookieInsecure bool `envconfig:"COOKIE_INSECURE"`
+
+	hashParams *argon2Params // tests use cheap parameters; nil means defaultArgon2
+}
+
+// Function is the user function.
+type Function struct {
+	pool     *pgxpool.Pool
+	hasher   *hasher
+	signer   *auth.Signer
+	verifier *auth.Verifier
+	jwks     auth.JWKSet
+	admins   map[string]bool // canonical emails
+	secure   bool            // the cookie's Secure attribute
+	now      func() time.Time
+}
+
+var _ function.Function = (*Function)(nil)
+
+// New builds the function from the environment.
+func New(ctx context.Context) (*Function, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return nil, err
+	}
+	return Open(ctx, cfg)
+}
+
+// Open builds the function from cfg: it loads the signing key, migrates the schema and creates
+// the bootstrap admin if configured. Every error is a reason not to start.
+func Open(ctx context.Context, cfg Config) (*Function, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("DATABASE_URL is required")
+	}
+	if cfg.TokenTTL <= 0 || cfg.TokenTTL > 24*time.Hour {
+		return nil, errors.New("TOKEN_TTL must be positive and at most 24h")
+	}
+	admins := map[string]bool{}
+	for _, e := range cfg.AdminEmails {
+		if e == "" {
+			continue
+		}
+		email, ok := canonicalEmail(e)
+		if !ok {
+			return nil, fmt.Errorf("ADMIN_EMAILS: %q is not an email address", e)
+		}
+		admins[email] = true
+	}
+	var bootstrap string
+	if cfg.BootstrapAdminEmail != "" || cfg.BootstrapAdminPassword != "" {
+		var err error
+		if bootstrap, err = validateSignup(credentials{Email: cfg.BootstrapAdminEmail, Password: cfg.BootstrapAdminPassword}); err != nil {
+			return nil, fmt.Errorf("BOOTSTRAP_ADMIN_EMAIL/BOOTSTRAP_ADMIN_PASSWORD (both required together): %w", err)
+		}
+		admins[bootstrap] = true
+	}
+	priv, err := signingKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	params := defaultArgon2
+	if cfg.hashParams != nil {
+		params = *cfg.hashParams
+	}
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, mustSub(migrations, "migrations"))
+	if err != nil {
+		return nil, err
+	}
+	f := &Function{
+		pool:     pool,
+		hasher:   newHasher(params),
+		signer:   auth.NewSigner(priv, auth.KeyID(pub), cfg.TokenTTL),
+		verifier: auth.NewVerifier(auth.StaticKey(pub)),
+		jwks:     auth.JWKSet{Keys: []auth.JWK{auth.PublicJWK(pub)}},
+		admins:   admins,
+		secure:   !cfg.CookieInsecure,
+		now:      time.Now,
+	}
+	if bootstrap != "" {
+		if err := f.ensureAdmin(ctx, bootstrap, cfg.BootstrapAdminPassword); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// ensureAdmin creates the bootstrap admin unless the account exists. The existence check first
+// spares a restart the cost of a hash; the insert's ON CONFLICT makes racing replicas safe.
+func (f *Function) ensureAdmin(ctx context.Context, email, password string) error {
+	exists, err := userExists(ctx, f.pool, email)
+	if err != nil || exists {
+		return err
+	}
+	hash, err := f.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	created, err := ensureUser(ctx, f.pool, email, hash)
+	if created {
+		slog.InfoContext(ctx, "created the bootstrap admin", "email", email)
+	}
+	return err
+}
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // the directory is embedded: cannot happen
+	}
+	return sub
+}
+
+// Role returns the role of the account with the canonical email, from the configuration.
+func (f *Function) Role(email string) auth.Role {
+	if f.admins[email] {
+		return auth.RoleAdmin
+	}
+	return auth.RoleUser
+}
+
+// Handle rejects every event with 400: no Trigger should route events here, and a retry could
+// never succeed.
+func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	return nil, function.Result(function.Rejectf("the user function reacts to no events; got %q", e.Type()))
+}
+
+// Routes adds the REST endpoints of DESIGN.md section 5.
+func (f *Function) Routes(mux *http.ServeMux) {
+	mux.Handle("POST /signup", httpapi.HandlerFunc(f.signup))
+	mux.Handle("POST /login", httpapi.HandlerFunc(f.login))
+	mux.Handle("POST /logout", httpapi.HandlerFunc(f.logout))
+	mux.Handle("GET /me", httpapi.HandlerFunc(f.me))
+	mux.Handle("GET /.well-known/jwks.json", httpapi.HandlerFunc(f.keys))
+}
+
+// Ready reports whether the database answers.
+func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
+
+// Close releases the database pool.
+func (f *Function) Close() { f.pool.Close() }

@@ -1,0 +1,162 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// JWKS tuning. A token naming a kid we do not know makes us refetch the set at most once per
+// JWKSRefetchInterval, so forged kids cannot turn verification into a flood of requests to the
+// user function; a failed fetch is retried after jwksRetryInterval. A set older than JWKSMaxAge
+// is refreshed on use, so a key withdrawn from the set stops verifying within that time.
+const (
+	JWKSRefetchInterval = time.Minute
+	JWKSMaxAge          = time.Hour
+	jwksRetryInterval   = time.Second
+	jwksFetchTimeout    = 5 * time.Second
+	jwksMaxBytes        = 1 << 20
+)
+
+// errUnknownKey means the token names a key the JWKS does not hold: the token is invalid.
+var errUnknownKey = errors.New("auth: unknown key id")
+
+// errKeysUnavailable means the key set could not be fetched: a transient failure, not the
+// token's fault, so Verify answers it with an internal error (5xx) rather than 401.
+var errKeysUnavailable = errors.New("auth: signing keys unavailable")
+
+// JWKS is a KeyFunc that fetches the user function's JSON Web Key Set from url (its
+// /.well-known/jwks.json) with client (nil: a client with a 5 s timeout) and caches the keys by
+// kid. The set is fetched on first use, again when a token names an unknown kid (at most once
+// per JWKSRefetchInterval) and when it is older than JWKSMaxAge (keeping the old keys if that
+// fetch fails). Keys that are not Ed25519 signing keys are ignored, so a token naming one is
+// rejected; so is a token with no kid.
+func JWKS(url string, client *http.Client) KeyFunc {
+	return newJWKS(url, client, JWKSRefetchInterval, JWKSMaxAge, time.Now).key
+}
+
+type jwksCache struct {
+	url      string
+	client   *http.Client
+	interval time.Duration
+	maxAge   time.Duration
+	now      func() time.Time
+
+	keys  atomic.Pointer[jwksKeys] // read without locking on the hot path
+	fetch chan struct{}            // a one-slot semaphore: one fetch at a time, waiters honour ctx
+	next  time.Time                // earliest next fetch for an unknown kid; guarded by fetch
+}
+
+type jwksKeys struct {
+	byID    map[string]ed25519.PublicKey
+	fetched time.Time
+}
+
+func newJWKS(url string, client *http.Client, interval, maxAge time.Duration, now func() time.Time) *jwksCache {
+	if client == nil {
+		client = &http.Client{Timeout: jwksFetchTimeout}
+	}
+	return &jwksCache{url: url, client: client, interval: interval, maxAge: maxAge, now: now,
+		fetch: make(chan struct{}, 1)}
+}
+
+func (c *jwksCache) key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	if kid == "" {
+		return nil, errUnknownKey
+	}
+	cur := c.keys.Load()
+	if cur != nil && c.now().Sub(cur.fetched) < c.maxAge {
+		if k, ok := cur.byID[kid]; ok {
+			return k, nil
+		}
+	}
+	select {
+	case c.fetch <- struct{}{}:
+	case <-ctx.Done():
+		if cur != nil {
+			return lookup(cur, kid) // a refresh is under way; meanwhile the keys we have will do
+		}
+		return nil, fmt.Errorf("%w: %v", errKeysUnavailable, ctx.Err())
+	}
+	defer func() { <-c.fetch }()
+
+	// Another caller may have fetched while we waited.
+	cur = c.keys.Load()
+	fresh := cur != nil && c.now().Sub(cur.fetched) < c.maxAge
+	if fresh {
+		if k, ok := cur.byID[kid]; ok {
+			return k, nil
+		}
+	}
+	if c.now().Before(c.next) {
+		if cur == nil {
+			return nil, fmt.Errorf("%w: waiting to retry %s", errKeysUnavailable, c.url)
+		}
+		return lookup(cur, kid)
+	}
+	byID, err := c.get(ctx)
+	if err != nil {
+		c.next = c.now().Add(min(jwksRetryInterval, c.interval))
+		if cur == nil {
+			return nil, fmt.Errorf("%w: %v", errKeysUnavailable, err)
+		}
+		return lookup(cur, kid) // stale keys beat no keys while the user function is away
+	}
+	cur = &jwksKeys{byID: byID, fetched: c.now()}
+	c.keys.Store(cur)
+	c.next = c.now().Add(c.interval)
+	return lookup(cur, kid)
+}
+
+func lookup(keys *jwksKeys, kid string) (ed25519.PublicKey, error) {
+	if k, ok := keys.byID[kid]; ok {
+		return k, nil
+	}
+	return nil, errUnknownKey
+}
+
+// get fetches and parses the key set, keeping only the Ed25519 signing keys that have a kid.
+func (c *jwksCache) get(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", c.url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, jwksMaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", c.url, err)
+	}
+	if len(body) > jwksMaxBytes {
+		return nil, fmt.Errorf("GET %s: key set larger than %d bytes", c.url, jwksMaxBytes)
+	}
+	var set JWKSet
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", c.url, err)
+	}
+	byID := make(map[string]ed25519.PublicKey, len(set.Keys))
+	for _, j := range set.Keys {
+		if j.KeyID == "" {
+			continue
+		}
+		if k, err := j.ed25519Key(); err == nil {
+			byID[j.KeyID] = k
+		}
+	}
+	return byID, nil
+}

@@ -1,0 +1,228 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	"knative.dev/eventing/pkg/eventfilter"
+	"knative.dev/eventing/pkg/eventfilter/attributes"
+	"knative.dev/eventing/pkg/eventfilter/subscriptionsapi"
+	"knative.dev/eventing/pkg/eventingtls"
+	"knative.dev/eventing/pkg/kncloudevents"
+	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"github.com/ordersaga/ordersaga/internal/kafka"
+)
+
+// Ingress is the Broker's front door, what K_SINK points at: every CloudEvent POSTed to it is
+// produced to the broker's topic, keyed by its partition key.
+type Ingress struct {
+	client *kgo.Client
+	topic  string
+}
+
+func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST a CloudEvent", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	e, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
+	if err != nil {
+		http.Error(w, "not a CloudEvent: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := in.Produce(r.Context(), *e); err != nil {
+		slog.Error("broker ingress: produce", "type", e.Type(), "err", err)
+		http.Error(w, "cannot store the event", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// Produce writes e to the broker topic and waits for the acknowledgement.
+func (in *Ingress) Produce(ctx context.Context, e cloudevents.Event) error {
+	rec, err := kafka.Record(in.topic, e)
+	if err != nil {
+		return err
+	}
+	return in.client.ProduceSync(ctx, rec).FirstErr()
+}
+
+// TriggerDispatcher delivers the broker topic to one Trigger's subscriber, as the Kafka broker's
+// dispatcher does: its own consumer group, the Trigger's filters (Knative's own filter code), its
+// delivery spec (retry, backoff, timeout, dead-letter sink with the knativeerror* extensions),
+// replies sent back to the broker ingress, and offsets committed only once an event is delivered
+// or dead-lettered. Events of one order (one record key) are delivered in order; different orders
+// run in parallel.
+type TriggerDispatcher struct {
+	Trigger    *eventingv1.Trigger
+	Subscriber string // resolved subscriber URL
+	DeadLetter string // resolved dead-letter sink URL, or ""
+	Reply      string // the broker ingress URL
+	Delivery   eventingduckv1.DeliverySpec
+	Topic      string
+	Brokers    []string
+	// Lanes bounds how many orders are delivered at once.
+	Lanes int
+	// Quiet drops the per-hop log line (benchmarks); failures are logged regardless.
+	Quiet bool
+
+	filter     eventfilter.Filter
+	dispatcher *kncloudevents.Dispatcher
+	retry      kncloudevents.RetryConfig
+}
+
+// filterFor builds the Trigger's filter with Knative's code: the `filters` dialect when present,
+// otherwise the legacy attribute filter.
+func filterFor(t *eventingv1.Trigger) eventfilter.Filter {
+	if len(t.Spec.Filters) > 0 {
+		return subscriptionsapi.CreateSubscriptionsAPIFilters(zap.NewNop(), t.Spec.Filters)
+	}
+	attrs := map[string]string{}
+	if t.Spec.Filter != nil {
+		for k, v := range t.Spec.Filter.Attributes {
+			attrs[k] = v
+		}
+	}
+	return attributes.NewAttributesFilter(attrs)
+}
+
+// Run consumes until ctx ends.
+func (d *TriggerDispatcher) Run(ctx context.Context) error {
+	d.filter = filterFor(d.Trigger)
+	defer d.filter.Cleanup()
+	d.dispatcher = kncloudevents.NewDispatcher(eventingtls.ClientConfig{}, nil)
+	retry, err := kncloudevents.RetryConfigFromDeliverySpec(d.Delivery)
+	if err != nil {
+		return fmt.Errorf("trigger %s: %w", d.Trigger.Name, err)
+	}
+	d.retry = retry
+	if d.Lanes <= 0 {
+		d.Lanes = 32
+	}
+	group := fmt.Sprintf("knative-trigger-%s-%s", d.Trigger.Namespace, d.Trigger.Name)
+	client, err := kgo.NewClient(
+		kgo.SeedBrokers(d.Brokers...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(d.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.FetchMaxWait(50*time.Millisecond),
+		kgo.BlockRebalanceOnPoll(),
+	)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	for {
+		fetches := client.PollRecords(ctx, 1000)
+		if ctx.Err() != nil {
+			client.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			slog.Warn("dispatcher fetch", "trigger", d.Trigger.Name, "err", err)
+		})
+		var records []*kgo.Record
+		fetches.EachRecord(func(r *kgo.Record) { records = append(records, r) })
+		d.deliverBatch(ctx, records)
+		if ctx.Err() == nil && len(records) > 0 {
+			if err := client.CommitRecords(ctx, records...); err != nil {
+				slog.Warn("dispatcher commit", "trigger", d.Trigger.Name, "err", err)
+			}
+		}
+		client.AllowRebalance()
+	}
+}
+
+// deliverBatch delivers records, in order within each record key, in parallel across keys,
+// and returns when every record is delivered or dead-lettered.
+func (d *TriggerDispatcher) deliverBatch(ctx context.Context, records []*kgo.Record) {
+	if len(records) == 0 {
+		return
+	}
+	lanes := make([][]*kgo.Record, d.Lanes)
+	for _, r := range records {
+		h := fnv.New32a()
+		h.Write(r.Key)
+		i := int(h.Sum32() % uint32(d.Lanes))
+		lanes[i] = append(lanes[i], r)
+	}
+	var wg sync.WaitGroup
+	for _, lane := range lanes {
+		if len(lane) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, r := range lane {
+				d.deliver(ctx, r)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
+	e, err := kafka.Event(r)
+	if err != nil {
+		slog.Warn("dispatcher: record is not a CloudEvent; skipped", "trigger", d.Trigger.Name, "offset", r.Offset, "err", err)
+		return
+	}
+	if d.filter.Filter(ctx, e) != eventfilter.PassFilter {
+		return
+	}
+	opts := []kncloudevents.SendOption{
+		kncloudevents.WithReply(addressable(d.Reply)),
+		kncloudevents.WithRetryConfig(&d.retry),
+	}
+	if d.DeadLetter != "" {
+		opts = append(opts, kncloudevents.WithDeadLetterSink(addressable(d.DeadLetter)))
+	}
+	info, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.Subscriber), opts...)
+	status, latency := 0, time.Duration(0)
+	if info != nil {
+		status, latency = info.ResponseCode, info.Duration
+	}
+	attrs := []any{"type", e.Type(), "order", e.Subject(), "function", subscriberName(d.Trigger), "status", status,
+		"latency_ms", float64(latency.Microseconds()) / 1000}
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
+		slog.Error("hop failed, event dropped", append(attrs, "err", err)...)
+	case status >= 300:
+		slog.Warn("hop dead-lettered", attrs...)
+	case !d.Quiet:
+		slog.Info("hop", attrs...)
+	}
+}
+
+func subscriberName(t *eventingv1.Trigger) string {
+	if ref := t.Spec.Subscriber.Ref; ref != nil {
+		return ref.Name
+	}
+	return t.Spec.Subscriber.URI.String()
+}
+
+func addressable(rawURL string) *duckv1.Addressable {
+	u, err := apis.ParseURL(rawURL)
+	if err != nil {
+		panic(fmt.Sprintf("resolved URL %q does not parse: %v", rawURL, err)) // URLs are built by this package
+	}
+	return &duckv1.Addressable{URL: u}
+}

@@ -1,0 +1,160 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ordersaga/ordersaga/internal/postgres"
+)
+
+// database is the PostgreSQL the stack runs on: an administrator URL and how to stop it.
+type database struct {
+	adminURL string
+	stop     func()
+}
+
+// startDatabase uses databaseURL when it answers; otherwise it creates (once) and starts a
+// private cluster under dataDir with the installed PostgreSQL binaries; otherwise it says what
+// to install.
+func startDatabase(ctx context.Context, databaseURL, dataDir string) (*database, error) {
+	if databaseURL != "" {
+		if err := ping(ctx, databaseURL); err == nil {
+			return &database{adminURL: databaseURL, stop: func() {}}, nil
+		} else {
+			logf("DATABASE_URL does not answer (%v); starting a private PostgreSQL instead", err)
+		}
+	}
+	bin, err := postgresBinaries()
+	if err != nil {
+		return nil, err
+	}
+	return startPrivateCluster(bin, filepath.Join(dataDir, "postgres"))
+}
+
+func ping(ctx context.Context, databaseURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+// postgresBinaries finds initdb and pg_ctl: on PATH, or in Debian's versioned folders.
+func postgresBinaries() (string, error) {
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Strings(dirs)
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
+			return dirs[i], nil
+		}
+	}
+	return "", errors.New("no PostgreSQL found: set DATABASE_URL to a reachable server, or install PostgreSQL " +
+		"(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) so a private one can be started")
+}
+
+// startPrivateCluster runs a PostgreSQL of our own on a free port, with trust authentication on
+// 127.0.0.1 only. PostgreSQL refuses to run as root, so as root it runs as the postgres user.
+func startPrivateCluster(bin, dir string) (*database, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	runAs := func(name string, args ...string) *exec.Cmd {
+		if os.Geteuid() == 0 {
+			return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
+		}
+		return exec.Command(filepath.Join(bin, name), args...)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		if os.Geteuid() == 0 {
+			if err := chownToPostgres(dir); err != nil {
+				return nil, err
+			}
+		}
+		if out, err := runAs("initdb", "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+		}
+	}
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s", port, dir)
+	if out, err := runAs("pg_ctl", "-D", dir, "-o", opts, "-l", filepath.Join(dir, "server.log"), "-w", "start").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pg_ctl start: %v\n%s", err, out)
+	}
+	stop := func() {
+		if out, err := runAs("pg_ctl", "-D", dir, "-m", "fast", "-w", "stop").CombinedOutput(); err != nil {
+			logf("stopping PostgreSQL: %v: %s", err, out)
+		}
+	}
+	adminURL := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	logf("started a private PostgreSQL in %s on port %d", dir, port)
+	return &database{adminURL: adminURL, stop: stop}, nil
+}
+
+func chownToPostgres(dir string) error {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("running as root needs a postgres user to run PostgreSQL as: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chown(p, uid, gid)
+	})
+}
+
+// functionURLs creates each function's role and schema (postgres.EnsureRole) and returns the
+// URL each function connects with: its own role, which can touch nothing but its schema.
+func functionURLs(ctx context.Context, adminURL string, schemas map[string]string) (map[string]string, error) {
+	pool, err := pgxpool.New(ctx, adminURL)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	urls := map[string]string{}
+	for fn, schema := range schemas {
+		role := "ordersaga_" + fn
+		if err := postgres.EnsureRole(ctx, pool, role, role, schema); err != nil {
+			return nil, err
+		}
+		u, err := url.Parse(adminURL)
+		if err != nil {
+			return nil, err
+		}
+		u.User = url.UserPassword(role, role)
+		urls[fn] = u.String()
+	}
+	return urls, nil
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,363 @@
+// Package local runs the whole system on one machine with no Kubernetes and no Docker: the
+// functions as separate processes, PostgreSQL, Kafka (embedded unless given), and the Knative
+// eventing data plane emulated from the very YAML a cluster applies (config/ and triggers/):
+// the KafkaSource, the Broker's ingress and one dispatcher per Trigger, using Knative's own
+// types, validation, filters and dispatcher. A gateway fronts every REST path.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"github.com/ordersaga/ordersaga/internal/manifests"
+)
+
+// Config is the local stack's configuration (environment names in the envconfig tags).
+type Config struct {
+	// Root is the repository: config/ and triggers/ are read from it, cmd/ built from it.
+	Root    string `envconfig:"ORDERSAGA_ROOT" default:"."`
+	DataDir string `envconfig:"ORDERSAGA_DATA" default:".data"`
+	// DatabaseURL is an administrator URL; when unset or unreachable a private PostgreSQL starts.
+	DatabaseURL string `envconfig:"DATABASE_URL"`
+	// KafkaBrokers is a comma-separated list; when unset an embedded broker starts on KafkaPort.
+	KafkaBrokers string `envconfig:"KAFKA_BROKERS"`
+	KafkaPort    int    `envconfig:"ORDERSAGA_KAFKA_PORT" default:"19092"`
+	GatewayAddr  string `envconfig:"ORDERSAGA_GATEWAY_ADDR" default:"127.0.0.1:8080"`
+	// AdminEmail and AdminPassword are the local admin's; a password is generated when unset.
+	AdminEmail         string `envconfig:"ORDERSAGA_ADMIN_EMAIL" default:"admin@example.com"`
+	AdminPassword      string `envconfig:"ORDERSAGA_ADMIN_PASSWORD"`
+	PaymentSuccessRate string `envconfig:"PAYMENT_SUCCESS_RATE" default:"0.9"`
+	// Quiet drops the per-hop log lines (benchmarks).
+	Quiet bool `envconfig:"ORDERSAGA_QUIET"`
+}
+
+// schemas is each function's own PostgreSQL schema; functions not listed need no database.
+var schemas = map[string]string{
+	"order": "orders", "inventory": "inventory", "payment": "payment", "shipping": "shipping", "user": "users",
+}
+
+// Stack is a running local system.
+type Stack struct {
+	// GatewayURL fronts every REST path; KafkaBrokers is where the events topic lives.
+	GatewayURL    string
+	KafkaBrokers  []string
+	AdminEmail    string
+	AdminPassword string
+	// Ingress is the broker's ingress URL (K_SINK); Topic the broker's topic.
+	Ingress string
+	Topic   string
+
+	procs   map[string]*process
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	cleanup []func()
+	errc    chan error
+}
+
+// Start brings the whole system up and returns once every function is ready. Stop (or the
+// end of ctx) takes it down.
+func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	s = &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 16)}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	set, err := loadManifests(ctx, cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	broker, source, err := routing(set)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	bins, err := buildFunctions(ctx, cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	db, err := startDatabase(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.cleanup = append(s.cleanup, db.stop)
+	dbURLs, err := functionURLs(ctx, db.adminURL, schemas)
+	if err != nil {
+		return nil, fmt.Errorf("database roles: %w", err)
+	}
+	if s.KafkaBrokers, err = s.startKafka(cfg, source, broker); err != nil {
+		return nil, err
+	}
+	s.Topic = brokerTopic(broker.Namespace, broker.Name)
+
+	// The broker's ingress, what K_SINK points at.
+	producer, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaBrokers...), kgo.ProducerLinger(0),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		return nil, err
+	}
+	s.cleanup = append(s.cleanup, producer.Close)
+	ingress := &Ingress{client: producer, topic: s.Topic}
+	if s.Ingress, err = s.serve(ctx, "127.0.0.1:0", ingress); err != nil {
+		return nil, err
+	}
+
+	// The functions, each its own process on its own port.
+	if cfg.AdminPassword == "" {
+		if cfg.AdminPassword, err = generatedPassword(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	s.AdminEmail, s.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
+	urls := map[string]string{}
+	for name, bin := range bins {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		p := &process{name: name, bin: bin, port: port}
+		s.procs[name], urls[name] = p, p.url()
+	}
+	for name, p := range s.procs {
+		p.env = functionEnv(name, cfg, dbURLs[name], urls, s)
+		s.wg.Add(1)
+		go p.supervise(ctx, &s.wg)
+	}
+	ready, cancelReady := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelReady()
+	for _, p := range s.procs {
+		if err := p.waitReady(ready); err != nil {
+			return nil, err
+		}
+	}
+
+	// The eventing data plane: KafkaSource → broker topic → one dispatcher per Trigger.
+	src := &kafkaSource{spec: source, brokers: s.KafkaBrokers, ingress: ingress}
+	s.run(ctx, "kafka source", src.Run)
+	for _, t := range set.Triggers {
+		subscriber, err := resolve(t.Spec.Subscriber, urls, s.Ingress)
+		if err != nil {
+			return nil, fmt.Errorf("trigger %s: %w", t.Name, err)
+		}
+		delivery := broker.Spec.Delivery
+		if t.Spec.Delivery != nil {
+			delivery = t.Spec.Delivery
+		}
+		d := &TriggerDispatcher{Trigger: t, Subscriber: subscriber, Reply: s.Ingress, Topic: s.Topic,
+			Brokers: s.KafkaBrokers, Quiet: cfg.Quiet}
+		if delivery != nil {
+			d.Delivery = *delivery
+			if delivery.DeadLetterSink != nil {
+				if d.DeadLetter, err = resolve(*delivery.DeadLetterSink, urls, s.Ingress); err != nil {
+					return nil, fmt.Errorf("trigger %s dead-letter sink: %w", t.Name, err)
+				}
+			}
+		}
+		s.run(ctx, "trigger "+t.Name, d.Run)
+	}
+
+	gateway, err := newGateway(urls)
+	if err != nil {
+		return nil, err
+	}
+	if s.GatewayURL, err = s.serve(ctx, cfg.GatewayAddr, gateway); err != nil {
+		return nil, fmt.Errorf("gateway on %s: %w (set ORDERSAGA_GATEWAY_ADDR to use another address)", cfg.GatewayAddr, err)
+	}
+	return s, nil
+}
+
+// Kill kills one function's process, as a crashing pod; it is restarted.
+func (s *Stack) Kill(name string) error {
+	p, ok := s.procs[name]
+	if !ok {
+		return fmt.Errorf("no function %q", name)
+	}
+	return p.Kill()
+}
+
+// Wait blocks until the stack stops or one of its parts fails.
+func (s *Stack) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.errc:
+		return err
+	}
+}
+
+// Stop stops everything, functions first (they drain in-flight requests), and waits.
+func (s *Stack) Stop() {
+	s.cancel()
+	s.wg.Wait()
+	for i := len(s.cleanup) - 1; i >= 0; i-- {
+		s.cleanup[i]()
+	}
+	s.cleanup = nil
+}
+
+// run runs part in the background; its failure stops the stack.
+func (s *Stack) run(ctx context.Context, name string, part func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := part(ctx); err != nil && ctx.Err() == nil {
+			s.errc <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// serve serves h on addr until ctx ends and returns its base URL.
+func (s *Stack) serve(ctx context.Context, addr string, h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- err
+		}
+	}()
+	return "http://" + l.Addr().String(), nil
+}
+
+// startKafka returns the brokers to use: KAFKA_BROKERS, or an embedded broker persisting to
+// the data folder, with the source's and the broker's topics created.
+func (s *Stack) startKafka(cfg Config, source *manifests.KafkaSource, broker *eventingv1.Broker) ([]string, error) {
+	if cfg.KafkaBrokers != "" {
+		return strings.Split(cfg.KafkaBrokers, ","), nil
+	}
+	topics := append([]string{brokerTopic(broker.Namespace, broker.Name)}, source.Spec.Topics...)
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(cfg.KafkaPort),
+		kfake.SeedTopics(topicPartitions, topics...),
+		kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("embedded Kafka on port %d: %w (set ORDERSAGA_KAFKA_PORT or KAFKA_BROKERS)", cfg.KafkaPort, err)
+	}
+	s.cleanup = append(s.cleanup, cluster.Close)
+	return cluster.ListenAddrs(), nil
+}
+
+// topicPartitions matches config/'s broker ConfigMap: orders in parallel, each order in order.
+const topicPartitions = 12
+
+// brokerTopic is the Kafka broker's topic naming: knative-broker-<namespace>-<name>.
+func brokerTopic(namespace, name string) string {
+	return fmt.Sprintf("knative-broker-%s-%s", namespace, name)
+}
+
+// functionEnv is what a function process gets: its database and port, and where its peers are.
+func functionEnv(name string, cfg Config, dbURL string, urls map[string]string, s *Stack) []string {
+	env := []string{"K_SINK=" + s.Ingress}
+	if dbURL != "" {
+		env = append(env, "DATABASE_URL="+dbURL)
+	}
+	jwks := "AUTH_JWKS_URL=" + urls["user"] + "/.well-known/jwks.json"
+	switch name {
+	case "order":
+		env = append(env, jwks, "KAFKA_BROKERS="+strings.Join(s.KafkaBrokers, ","), "OUTBOX_SWEEP_INTERVAL=5s")
+	case "inventory":
+		env = append(env, jwks)
+	case "payment":
+		env = append(env, "PAYMENT_SUCCESS_RATE="+cfg.PaymentSuccessRate)
+	case "user":
+		env = append(env,
+			"AUTH_DEV_KEY_FILE="+filepath.Join(cfg.DataDir, "dev-signing-key.pem"),
+			"BOOTSTRAP_ADMIN_EMAIL="+s.AdminEmail, "BOOTSTRAP_ADMIN_PASSWORD="+s.AdminPassword,
+			"ADMIN_EMAILS="+s.AdminEmail, "COOKIE_INSECURE=true")
+	}
+	return env
+}
+
+// resolve turns a Knative destination into a local URL: a Service is its process, a Broker
+// its ingress, a URI itself.
+func resolve(d duckv1.Destination, urls map[string]string, ingress string) (string, error) {
+	switch {
+	case d.Ref != nil && d.Ref.Kind == "Service":
+		if u, ok := urls[d.Ref.Name]; ok {
+			return u + "/", nil
+		}
+		return "", fmt.Errorf("service %q is not a function of this repository", d.Ref.Name)
+	case d.Ref != nil && d.Ref.Kind == "Broker":
+		return ingress, nil
+	case d.URI != nil:
+		return d.URI.String(), nil
+	}
+	return "", errors.New("destination names neither a Service, a Broker nor a URI")
+}
+
+// buildFunctions compiles cmd/<name> for every Service in config/ into the data folder.
+func buildFunctions(ctx context.Context, cfg Config, set *manifests.Set) (map[string]string, error) {
+	binDir, err := filepath.Abs(filepath.Join(cfg.DataDir, "bin"))
+	if err != nil {
+		return nil, err
+	}
+	bins := map[string]string{}
+	args := []string{"build", "-trimpath", "-o", binDir + "/"}
+	for _, svc := range set.Services {
+		bins[svc.Name] = filepath.Join(binDir, svc.Name)
+		args = append(args, "./cmd/"+svc.Name)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = cfg.Root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build functions: %v\n%s", err, out)
+	}
+	return bins, nil
+}
+
+func logf(format string, args ...any) { slog.Info(fmt.Sprintf(format, args...)) }
+
+// Summary is what a person needs to use the running stack.
+func (s *Stack) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nordersaga is running. Ctrl-C stops it.\n\n")
+	fmt.Fprintf(&b, "  gateway (REST)   %s\n", s.GatewayURL)
+	for _, name := range []string{"user", "order", "inventory", "payment", "shipping", "deadletter"} {
+		if p, ok := s.procs[name]; ok {
+			fmt.Fprintf(&b, "  %-16s %s\n", name, p.url())
+		}
+	}
+	fmt.Fprintf(&b, "  broker ingress   %s (topic %s)\n", s.Ingress, s.Topic)
+	fmt.Fprintf(&b, "  kafka            %s\n\n", strings.Join(s.KafkaBrokers, ","))
+	fmt.Fprintf(&b, "  admin login      %s / %s\n", s.AdminEmail, s.AdminPassword)
+	fmt.Fprintf(&b, "  try              curl -s %s/login -H 'Content-Type: application/json' -d '{\"email\":%q,\"password\":%q}'\n\n",
+		s.GatewayURL, s.AdminEmail, s.AdminPassword)
+	return b.String()
+}
+
+// generatedPassword is the local admin's password when none is configured: generated on the
+// first run and kept in the data folder, since the user function creates the admin only once.
+func generatedPassword(dataDir string) (string, error) {
+	file := filepath.Join(dataDir, "admin-password")
+	if b, err := os.ReadFile(file); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	password := rand.Text()[:20]
+	return password, os.WriteFile(file, []byte(password+"\n"), 0o600)
+}

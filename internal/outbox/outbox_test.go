@@ -1,0 +1,138 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/events/eventstest"
+	"github.com/ordersaga/ordersaga/internal/outbox"
+	"github.com/ordersaga/ordersaga/internal/postgres"
+	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
+)
+
+// recorder is a Publisher that keeps what it is given, or fails while down is set.
+type recorder struct {
+	mu   sync.Mutex
+	down bool
+	got  []cloudevents.Event
+}
+
+func (r *recorder) Publish(_ context.Context, es ...cloudevents.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return errors.New("broker unreachable")
+	}
+	r.got = append(r.got, es...)
+	return nil
+}
+
+func newPool(t *testing.T) *pgxpool.Pool {
+	url := pgtest.NewSchema(t, "ordersaga_outbox_test", "outboxtest")
+	pool, err := postgres.Connect(context.Background(), url, "outboxtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := outbox.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func add(t *testing.T, pool *pgxpool.Pool, n int) []cloudevents.Event {
+	var out []cloudevents.Event
+	for range n {
+		e := eventstest.New(t, events.SourceOrder, events.OrderRequestedV1{OrderID: "o", UserID: "u", Items: []events.Line{{SKU: "A", Quantity: 1}}})
+		if err := outbox.Add(context.Background(), pool, e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func unpublished(t *testing.T, pool *pgxpool.Pool) int {
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSweepPublishesWhatAnOutageLeftBehind(t *testing.T) {
+	pool := newPool(t)
+	pub := &recorder{down: true}
+	relay := outbox.NewRelay(pool, pub)
+	relay.MinAge = 0
+	added := add(t, pool, 3)
+
+	if err := relay.Publish(context.Background(), added[0]); err == nil {
+		t.Fatal("Publish succeeded with the broker down")
+	}
+	if _, err := relay.Sweep(context.Background()); err == nil {
+		t.Fatal("Sweep succeeded with the broker down")
+	}
+	if n := unpublished(t, pool); n != 3 {
+		t.Fatalf("%d unpublished after failures, want all 3 kept", n)
+	}
+
+	pub.down = false
+	n, err := relay.Sweep(context.Background())
+	if err != nil || n != 3 {
+		t.Fatalf("Sweep = %d, %v; want 3, nil", n, err)
+	}
+	if unpublished(t, pool) != 0 {
+		t.Error("rows still unpublished after a successful sweep")
+	}
+	for i, e := range pub.got {
+		if e.ID() != added[i].ID() || string(e.Data()) != string(added[i].Data()) {
+			t.Errorf("published %d = %s, want %s byte for byte, oldest first", i, e.ID(), added[i].ID())
+		}
+	}
+	if n, _ := relay.Sweep(context.Background()); n != 0 {
+		t.Errorf("second sweep republished %d events", n)
+	}
+}
+
+func TestSweepLeavesFreshRowsToTheirRequest(t *testing.T) {
+	pool := newPool(t)
+	pub := &recorder{}
+	relay := outbox.NewRelay(pool, pub) // MinAge 2s: rows just added are the request's to publish
+	add(t, pool, 2)
+	if n, err := relay.Sweep(context.Background()); err != nil || n != 0 {
+		t.Errorf("Sweep = %d, %v; want 0 fresh rows taken", n, err)
+	}
+}
+
+func TestConcurrentSweepsPublishEachEventOnce(t *testing.T) {
+	pool := newPool(t)
+	pub := &recorder{}
+	relay := outbox.NewRelay(pool, pub)
+	relay.MinAge = 0
+	add(t, pool, 50)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := relay.Sweep(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, e := range pub.got {
+		seen[e.ID()]++
+	}
+	if len(seen) != 50 || len(pub.got) != 50 {
+		t.Errorf("published %d events, %d distinct; want 50 each once", len(pub.got), len(seen))
+	}
+}
