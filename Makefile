@@ -35,3 +35,52 @@ ORDERSAGA_ADMIN_EMAIL ?= admin@example.com
 ORDERSAGA_ADMIN_PASSWORD ?= admin-password-123
 run:
 	ORDERSAGA_ADMIN_EMAIL='$(ORDERSAGA_ADMIN_EMAIL)' ORDERSAGA_ADMIN_PASSWORD='$(ORDERSAGA_ADMIN_PASSWORD)' $(GO) run ./cmd/ordersaga-local
+
+# ---- Cluster deployment (README "Deploy to a cluster"); needs kubectl, openssl and ko ----
+NAMESPACE ?= ordersaga
+FUNCTIONS := order inventory payment shipping user deadletter
+RELEASE ?= release.yaml
+PUSH ?= true
+FUNC_STAGE := .func-stage
+
+.PHONY: secrets deploy undeploy resolve func-deploy
+
+## secrets: create the Secrets config/ refers to, with generated values (existing ones are kept)
+secrets:
+	kubectl apply -f config/00-namespace.yaml
+	@for fn in order:orders inventory:inventory payment:payment shipping:shipping user:users; do \
+	  name=$${fn%%:*}-db; role=$${fn##*:}; \
+	  kubectl get secret -n $(NAMESPACE) $$name >/dev/null 2>&1 && continue; \
+	  kubectl create secret generic -n $(NAMESPACE) $$name --type=kubernetes.io/basic-auth \
+	    --from-literal=username=$$role --from-literal=password="$$(openssl rand -hex 24)" && \
+	  kubectl label secret -n $(NAMESPACE) $$name cnpg.io/reload=true app.kubernetes.io/part-of=ordersaga || exit 1; \
+	done
+	@kubectl get secret -n $(NAMESPACE) user-auth >/dev/null 2>&1 || { \
+	  key=$$(mktemp) && openssl genpkey -algorithm ed25519 -out $$key && \
+	  kubectl create secret generic -n $(NAMESPACE) user-auth --from-file=AUTH_PRIVATE_KEY=$$key; \
+	  rc=$$?; rm -f $$key; exit $$rc; }
+
+## deploy: build and push every function with ko ($KO_DOCKER_REPO), then apply config/ and triggers/
+deploy: secrets
+	ko apply -B -f config/ -f triggers/
+
+## undeploy: delete what deploy applied: the namespace (database included) and the KafkaTopic
+undeploy:
+	kubectl delete --ignore-not-found -f triggers/ -f config/
+
+## resolve: build every image and write the release YAML to $(RELEASE); PUSH=false builds without pushing
+resolve:
+	@command -v ko >/dev/null || { echo "resolve needs ko: https://ko.build/install/"; exit 1; }
+	KO_DOCKER_REPO=$${KO_DOCKER_REPO:-ko.local} ko resolve --push=$(PUSH) -B -f config/ -f triggers/ > $(RELEASE)
+
+## func-deploy: deploy with knative/func instead of ko (FUNCTION=<name> for one; FUNC_REGISTRY=...)
+func-deploy: secrets
+	@command -v func >/dev/null || { echo "func-deploy needs func: https://knative.dev/docs/functions/install-func/"; exit 1; }
+	@for f in config/*.yaml; do grep -q '^kind: Service$$' $$f || kubectl apply -f $$f || exit 1; done
+	@set -e; for fn in $(or $(FUNCTION),$(FUNCTIONS)); do \
+	  dir=$(FUNC_STAGE)/$$fn; rm -rf $$dir; mkdir -p $$dir; \
+	  git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $$dir; \
+	  $(GO) run ./internal/manifests/funcyaml -function $$fn > $$dir/func.yaml; \
+	  func deploy --path $$dir --registry $(FUNC_REGISTRY); \
+	done
+	kubectl apply -f triggers/

@@ -1,0 +1,40 @@
+package ordersaga
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestStartRefusesAnUnknownFunction(t *testing.T) {
+	err := New().Start(context.Background(), map[string]string{FunctionEnv: "billing"})
+	if err == nil || !strings.Contains(err.Error(), "want one of") {
+		t.Errorf("Start(billing) = %v, want the list of functions", err)
+	}
+}
+
+func TestInstanceServesTheNamedFunction(t *testing.T) {
+	i := New()
+	if ready, _ := i.Ready(context.Background()); ready {
+		t.Error("ready before Start")
+	}
+	w := httptest.NewRecorder()
+	i.Handle(w, httptest.NewRequest("GET", "/health/liveness", nil))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("before Start: %d, want 503", w.Code)
+	}
+	if err := i.Start(context.Background(), map[string]string{FunctionEnv: "deadletter"}); err != nil {
+		t.Fatal(err)
+	}
+	defer i.Stop(context.Background())
+	if ready, err := i.Ready(context.Background()); !ready || err != nil {
+		t.Errorf("Ready = %v, %v after Start", ready, err)
+	}
+	w = httptest.NewRecorder()
+	i.Handle(w, httptest.NewRequest("GET", "/health/liveness", nil))
+	if w.Code != http.StatusOK {
+		t.Errorf("after Start: %d, want 200", w.Code)
+	}
+}
