@@ -325,3 +325,24 @@ func TestEventOverHTTP(t *testing.T) {
 	a.wantStock(t, "A", 5, 0, 0)
 	a.wantConserved(t)
 }
+
+func TestEveryBadTokenIsRejectedAndChangesNothing(t *testing.T) {
+	a := newAPI(t)
+	for _, bad := range a.keys.BadTokens(t) {
+		t.Run(bad.Name, func(t *testing.T) {
+			for _, req := range [][3]string{
+				{"GET", "/items", ""},
+				{"POST", "/items", `{"sku":"BAD-1","name":"x","price_cents":1,"quantity":1}`},
+				{"PUT", "/items/BAD-1", `{"quantity":5}`},
+			} {
+				status, body := a.call(t, req[0], req[1], bad.Token, req[2])
+				if status != http.StatusUnauthorized || body.(map[string]any)["error"] != "invalid token" {
+					t.Errorf("%s %s: %d %v, want 401 invalid token", req[0], req[1], status, body)
+				}
+			}
+		})
+	}
+	if status, items := a.call(t, "GET", "/items", a.user, ""); status != http.StatusOK || len(items.([]any)) != 0 {
+		t.Errorf("items after rejected writes: %d %v, want none", status, items)
+	}
+}

@@ -175,3 +175,32 @@ func TestCreateOrderRejectsBadInputAndWritesNothing(t *testing.T) {
 		t.Errorf("%d events written by rejected requests", n)
 	}
 }
+
+func TestEveryBadTokenIsRejectedAndChangesNothing(t *testing.T) {
+	fx := newFixture(t)
+	o := decodeBody[Order](t, fx.do(t, "POST", "/orders", fx.keys.Token(t, "alice", auth.RoleUser), `{"items":[{"sku":"A","quantity":1}]}`))
+	for _, bad := range fx.keys.BadTokens(t) {
+		t.Run(bad.Name, func(t *testing.T) {
+			for _, req := range [][2]string{{"POST", "/orders"}, {"GET", "/orders"}, {"GET", "/orders/" + o.ID}} {
+				resp := fx.do(t, req[0], req[1], bad.Token, `{"items":[{"sku":"A","quantity":1}]}`)
+				if body := decodeBody[map[string]string](t, resp); resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid token" {
+					t.Errorf("%s %s: %d %v, want 401 invalid token", req[0], req[1], resp.StatusCode, body)
+				}
+			}
+			// The cookie carries the same checks as the header.
+			req, _ := http.NewRequest("GET", fx.server.URL+"/orders", nil)
+			req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: bad.Token})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("cookie: %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+	if n := fx.countRows(t, "orders"); n != 1 {
+		t.Errorf("%d orders, want only the one placed with a valid token", n)
+	}
+}
