@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export KO_CONFIG_PATH := ko.yaml
 
-.PHONY: run test vet fmt bench fuzz build
+.PHONY: run test vet fmt bench fuzz build coldstart
 
 ## build: compile every binary into bin/
 build:
@@ -17,8 +17,14 @@ test: vet
 vet:
 	$(GO) vet ./...
 
-## bench: handler benchmarks against the real PostgreSQL
+## bench: the whole stack under load (orders/s at high concurrency, end-to-end p50/p95/p99 at
+## 50 orders/s offered) and pgbench -N on the same PostgreSQL; figures in .data/bench.json.
+## BENCH_FLAGS passes flags (go run ./cmd/ordersaga-bench -h); bench-handlers: handler benchmarks.
 bench:
+	$(GO) run ./cmd/ordersaga-bench $(BENCH_FLAGS)
+
+.PHONY: bench-handlers
+bench-handlers:
 	$(GO) test -run '^$$' -bench . -benchmem ./functions/...
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=30s for longer)
@@ -84,3 +90,7 @@ func-deploy: secrets
 	  func deploy --path $$dir --registry $(FUNC_REGISTRY); \
 	done
 	kubectl apply -f triggers/
+
+## coldstart: each function binary's time to ready and idle memory (needs PostgreSQL)
+coldstart:
+	scripts/coldstart.sh
