@@ -16,6 +16,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/inbox"
 )
 
 // Schema is the PostgreSQL schema the function owns; its tables are named unqualified.
@@ -72,11 +73,11 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 	var err error
 	switch events.Type(e.Type()) {
 	case events.OrderRequested:
-		reply, err = f.reserve(ctx, e)
+		reply, err = inbox.Handle(ctx, f.pool, e, f.reserve)
 	case events.OrderCancelled:
-		err = f.release(ctx, e)
+		reply, err = inbox.Handle(ctx, f.pool, e, f.release)
 	case events.OrderCompleted:
-		err = f.sell(ctx, e)
+		reply, err = inbox.Handle(ctx, f.pool, e, f.sell)
 	default:
 		err = function.Rejectf("inventory does not handle %q events", e.Type())
 	}

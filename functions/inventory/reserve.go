@@ -9,37 +9,30 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/events"
-	"github.com/ordersaga/ordersaga/internal/inbox"
 )
 
 // reserve handles ORDER_REQUESTED: it reserves every line of the order or none, and answers
 // INVENTORY_RESERVED (priced by inventory) or INVENTORY_NOT_RESERVED. Each order is decided once:
 // a later ORDER_REQUESTED for it, whatever its event id, gets the answer its reservation row
 // gives and changes nothing.
-func (f *Function) reserve(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	req, err := events.Decode[events.OrderRequestedV1](e)
+func (f *Function) reserve(ctx context.Context, tx pgx.Tx, e cloudevents.Event, req events.OrderRequestedV1) (*cloudevents.Event, error) {
+	s := store{db: tx}
+	claimed, err := s.ClaimReservation(ctx, Reservation{OrderID: req.OrderID, UserID: req.UserID, Status: Reserved})
 	if err != nil {
 		return nil, err
 	}
-	return inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
-		s := store{db: tx}
-		claimed, err := s.ClaimReservation(ctx, Reservation{OrderID: req.OrderID, UserID: req.UserID, Status: Reserved})
-		if err != nil {
-			return nil, err
-		}
-		if !claimed {
-			p, err := answerFor(ctx, s, req.OrderID)
-			if err != nil {
-				return nil, err
-			}
-			return reply(e, p)
-		}
-		p, err := reserveLines(ctx, s, req)
+	if !claimed {
+		p, err := answerFor(ctx, s, req.OrderID)
 		if err != nil {
 			return nil, err
 		}
 		return reply(e, p)
-	})
+	}
+	p, err := reserveLines(ctx, s, req)
+	if err != nil {
+		return nil, err
+	}
+	return reply(e, p)
 }
 
 // reserveLines decides a freshly claimed order under the item rows' locks: the first line (in the
@@ -122,51 +115,37 @@ func reply(cause cloudevents.Event, p events.Payload) (*cloudevents.Event, error
 // order inventory has not seen yet gets a CANCELLED tombstone, so its ORDER_REQUESTED, should it
 // still arrive, is refused. Released, sold or rejected reservations are left as they are. The
 // event's lines are not used: what was reserved is what the reservation row says.
-func (f *Function) release(ctx context.Context, e cloudevents.Event) error {
-	c, err := events.Decode[events.OrderCancelledV1](e)
-	if err != nil {
-		return err
+func (f *Function) release(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, c events.OrderCancelledV1) (*cloudevents.Event, error) {
+	s := store{db: tx}
+	tombstone, err := s.ClaimReservation(ctx, Reservation{OrderID: c.OrderID, Status: Cancelled, Reason: c.Reason})
+	if err != nil || tombstone {
+		return nil, err
 	}
-	_, err = inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
-		s := store{db: tx}
-		tombstone, err := s.ClaimReservation(ctx, Reservation{OrderID: c.OrderID, Status: Cancelled, Reason: c.Reason})
-		if err != nil || tombstone {
-			return nil, err
-		}
-		released, err := s.Transition(ctx, c.OrderID, Released, c.Reason)
-		if err != nil || !released {
-			return nil, err
-		}
-		return nil, s.Release(ctx, c.OrderID)
-	})
-	return err
+	released, err := s.Transition(ctx, c.OrderID, Released, c.Reason)
+	if err != nil || !released {
+		return nil, err
+	}
+	return nil, s.Release(ctx, c.OrderID)
 }
 
 // sell handles ORDER_COMPLETED: the order's reserved units become sold, once. An order without a
 // reservation is NotFound and one that was released, rejected or cancelled is a Conflict: both
 // can never succeed, so they go to the dead-letter sink rather than being retried.
-func (f *Function) sell(ctx context.Context, e cloudevents.Event) error {
-	c, err := events.Decode[events.OrderCompletedV1](e)
+func (f *Function) sell(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, c events.OrderCompletedV1) (*cloudevents.Event, error) {
+	s := store{db: tx}
+	sold, err := s.Transition(ctx, c.OrderID, Sold, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
-		s := store{db: tx}
-		sold, err := s.Transition(ctx, c.OrderID, Sold, "")
-		if err != nil {
-			return nil, err
-		}
-		if sold {
-			return nil, s.Sell(ctx, c.OrderID)
-		}
-		r, err := s.Reservation(ctx, c.OrderID)
-		if err != nil {
-			return nil, err
-		}
-		if r.Status != Sold {
-			return nil, apperr.Errorf(apperr.Conflict, "order %s cannot be sold: its reservation is %s", c.OrderID, r.Status)
-		}
-		return nil, nil // sold already, by an earlier ORDER_COMPLETED with another event id
-	})
-	return err
+	if sold {
+		return nil, s.Sell(ctx, c.OrderID)
+	}
+	r, err := s.Reservation(ctx, c.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != Sold {
+		return nil, apperr.Errorf(apperr.Conflict, "order %s cannot be sold: its reservation is %s", c.OrderID, r.Status)
+	}
+	return nil, nil // sold already, by an earlier ORDER_COMPLETED with another event id
 }

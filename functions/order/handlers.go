@@ -11,33 +11,22 @@ import (
 	"github.com/ordersaga/ordersaga/internal/inbox"
 )
 
-// handle routes e to its handler; each runs in one transaction with e's inbox row.
+// handle routes e to its handler; inbox.Handle decodes e and runs the handler in one
+// transaction with e's inbox row.
 func (f *Function) handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
-		return process(ctx, f, e, f.onInventoryReserved)
+		return inbox.Handle(ctx, f.pool, e, f.onInventoryReserved)
 	case events.InventoryNotReserved:
-		return process(ctx, f, e, f.onInventoryNotReserved)
+		return inbox.Handle(ctx, f.pool, e, f.onInventoryNotReserved)
 	case events.TransactionCompleted:
-		return process(ctx, f, e, f.onTransactionCompleted)
+		return inbox.Handle(ctx, f.pool, e, f.onTransactionCompleted)
 	case events.TransactionFailed:
-		return process(ctx, f, e, f.onTransactionFailed)
+		return inbox.Handle(ctx, f.pool, e, f.onTransactionFailed)
 	case events.OrderShipped:
-		return process(ctx, f, e, f.onOrderShipped)
+		return inbox.Handle(ctx, f.pool, e, f.onOrderShipped)
 	}
 	return nil, function.Rejectf("the order function does not handle %q events", e.Type())
-}
-
-// process decodes e as P, then applies it exactly once (see inbox.Process).
-func process[P events.Payload](ctx context.Context, f *Function, e cloudevents.Event,
-	apply func(context.Context, pgx.Tx, cloudevents.Event, P) (*cloudevents.Event, error)) (*cloudevents.Event, error) {
-	p, err := events.Decode[P](e)
-	if err != nil {
-		return nil, err
-	}
-	return inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
-		return apply(ctx, tx, e, p)
-	})
 }
 
 // onInventoryReserved: inventory_reserved = true (the seed). No reply: payment reacts to the same

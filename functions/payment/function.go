@@ -93,28 +93,21 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
-		reply, err := f.charge(ctx, e)
+		reply, err := inbox.Handle(ctx, f.pool, e, f.charge)
 		return reply, function.Result(err)
 	default:
 		return nil, function.Result(function.Rejectf("payment does not handle %q events", e.Type()))
 	}
 }
 
-// charge decodes before opening a transaction, so a malformed event costs no database work and
-// leaves no trace; the inbox then makes the rest exactly-once per event, and the order_id key
-// exactly-once per order.
-func (f *Function) charge(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	p, err := events.Decode[events.InventoryReservedV1](e)
+// charge charges the reserved total, exactly once per event (inbox) and per order (the
+// transactions table's order_id key).
+func (f *Function) charge(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
+	t, err := charge(ctx, tx, p.OrderID, p.TotalCents, f.decide.approve())
 	if err != nil {
 		return nil, err
 	}
-	return inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
-		t, err := charge(ctx, tx, p.OrderID, p.TotalCents, f.decide.approve())
-		if err != nil {
-			return nil, err
-		}
-		return events.Reply(e, events.SourcePayment, t.payload())
-	})
+	return events.Reply(e, events.SourcePayment, t.payload())
 }
 
 // Routes adds nothing: payment is driven by events only.

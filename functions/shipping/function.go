@@ -64,28 +64,21 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.OrderAccepted:
-		reply, err := f.ship(ctx, e)
+		reply, err := inbox.Handle(ctx, f.pool, e, f.ship)
 		return reply, function.Result(err)
 	default:
 		return nil, function.Result(function.Rejectf("shipping does not handle %q events", e.Type()))
 	}
 }
 
-// ship decodes before opening a transaction, so a malformed event costs no database work and
-// leaves no trace; the inbox then makes the rest exactly-once per event, and the order_id key
-// exactly-once per order.
-func (f *Function) ship(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	p, err := events.Decode[events.OrderAcceptedV1](e)
+// ship records the order's shipment, exactly once per event (inbox) and per order (the
+// shipments table's order_id key).
+func (f *Function) ship(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderAcceptedV1) (*cloudevents.Event, error) {
+	tracking, err := ship(ctx, tx, p.OrderID)
 	if err != nil {
 		return nil, err
 	}
-	return inbox.Process(ctx, f.pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
-		tracking, err := ship(ctx, tx, p.OrderID)
-		if err != nil {
-			return nil, err
-		}
-		return events.Reply(e, events.SourceShipping, events.OrderShippedV1{OrderID: p.OrderID, TrackingID: tracking})
-	})
+	return events.Reply(e, events.SourceShipping, events.OrderShippedV1{OrderID: p.OrderID, TrackingID: tracking})
 }
 
 // Routes adds nothing: shipping is driven by events only.

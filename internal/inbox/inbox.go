@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/postgres"
 )
 
@@ -76,4 +77,21 @@ func storedReply(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudeve
 		return nil, fmt.Errorf("decode stored reply: %w", err)
 	}
 	return &reply, nil
+}
+
+// ApplyFunc applies a decoded event's effect inside tx, like HandleFunc; e is the event itself,
+// the cause that replies are built from (events.Reply).
+type ApplyFunc[P events.Payload] func(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p P) (*cloudevents.Event, error)
+
+// Handle decodes e strictly as payload P before any database work, so a malformed event costs
+// nothing and leaves no trace (the error wraps events.ErrInvalid), then applies it exactly once
+// with Process.
+func Handle[P events.Payload](ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, apply ApplyFunc[P]) (*cloudevents.Event, error) {
+	p, err := events.Decode[P](e)
+	if err != nil {
+		return nil, err
+	}
+	return Process(ctx, pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+		return apply(ctx, tx, e, p)
+	})
 }
