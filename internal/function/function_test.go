@@ -1,0 +1,124 @@
+package function_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/function"
+)
+
+// echo replies to every event with a copy of it, fails on demand, and reports readiness.
+type echo struct {
+	err   error
+	ready error
+	got   int
+}
+
+func (f *echo) Handle(_ context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	f.got++
+	if f.err != nil {
+		return nil, function.Result(f.err)
+	}
+	r := e.Clone()
+	r.SetID(e.ID() + "-reply")
+	return &r, nil
+}
+func (f *echo) Routes(*http.ServeMux)       {}
+func (f *echo) Ready(context.Context) error { return f.ready }
+func (f *echo) Close()                      {}
+func (f *echo) post(t *testing.T, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	function.NewHandler(f).ServeHTTP(w, req)
+	return w
+}
+
+func binaryEvent(body string) *http.Request {
+	req := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	req.Header.Set("Ce-Specversion", "1.0")
+	req.Header.Set("Ce-Id", "1")
+	req.Header.Set("Ce-Source", "test")
+	req.Header.Set("Ce-Type", "ORDER_SHIPPED")
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+func TestEventEndpointRepliesInBinaryMode(t *testing.T) {
+	f := &echo{}
+	w := f.post(t, binaryEvent(`{"order_id":"o"}`))
+	if w.Code != http.StatusOK || w.Header().Get("Ce-Id") != "1-reply" || w.Body.String() != `{"order_id":"o"}` {
+		t.Errorf("got %d, ce-id %q, body %q", w.Code, w.Header().Get("Ce-Id"), w.Body)
+	}
+}
+
+func TestEventEndpointRejectsWhatIsNotAValidCloudEvent(t *testing.T) {
+	missingID := binaryEvent(`{}`)
+	missingID.Header.Del("Ce-Id")
+	plain := httptest.NewRequest("POST", "/", strings.NewReader(`{"hello":1}`))
+	plain.Header.Set("Content-Type", "application/json")
+	huge := binaryEvent(`{"x":"` + strings.Repeat("x", 200<<10) + `"}`)
+	for name, c := range map[string]struct {
+		req    *http.Request
+		status int
+	}{
+		"missing id":          {missingID, http.StatusBadRequest},
+		"not a CloudEvent":    {plain, http.StatusUnsupportedMediaType},
+		"oversized":           {huge, http.StatusRequestEntityTooLarge},
+		"malformed structure": {structured(`{"specversion":"1.0",`), http.StatusBadRequest},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &echo{}
+			if w := f.post(t, c.req); w.Code != c.status || f.got != 0 {
+				t.Errorf("status %d (handled %d times), want %d and not handled", w.Code, f.got, c.status)
+			}
+		})
+	}
+}
+
+func structured(body string) *http.Request {
+	req := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	return req
+}
+
+func TestResultIsTheRetryContract(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+	}{
+		{events.ErrInvalid, http.StatusBadRequest},
+		{apperr.Errorf(apperr.Invalid, "bad"), http.StatusBadRequest},
+		{apperr.Errorf(apperr.NotFound, "no order"), http.StatusBadRequest},
+		{apperr.Errorf(apperr.Conflict, "finished"), http.StatusBadRequest},
+		{function.Rejectf("wrong type"), http.StatusBadRequest},
+		{errors.New("connection refused"), http.StatusInternalServerError},
+		{apperr.Errorf(apperr.Internal, "oops"), http.StatusInternalServerError},
+	} {
+		f := &echo{err: c.err}
+		if w := f.post(t, binaryEvent(`{}`)); w.Code != c.status {
+			t.Errorf("%v: status %d, want %d", c.err, w.Code, c.status)
+		}
+	}
+}
+
+func TestReadinessReflectsTheFunction(t *testing.T) {
+	f := &echo{ready: errors.New("database down")}
+	if w := f.post(t, httptest.NewRequest("GET", "/health/readiness", nil)); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("not ready: %d, want 503", w.Code)
+	}
+	f.ready = nil
+	if w := f.post(t, httptest.NewRequest("GET", "/health/readiness", nil)); w.Code != http.StatusOK {
+		t.Errorf("ready: %d, want 200", w.Code)
+	}
+	if w := f.post(t, httptest.NewRequest("GET", "/health/liveness", nil)); w.Code != http.StatusOK {
+		t.Errorf("liveness: %d, want 200", w.Code)
+	}
+}
