@@ -1,10 +1,12 @@
 package local
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/base64"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -22,6 +24,7 @@ import (
 	"knative.dev/eventing/pkg/eventfilter/subscriptionsapi"
 	"knative.dev/eventing/pkg/eventingtls"
 	"knative.dev/eventing/pkg/kncloudevents"
+	knerror "knative.dev/eventing/pkg/kncloudevents/attributes"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
@@ -73,10 +76,12 @@ type TriggerDispatcher struct {
 	Trigger    *eventingv1.Trigger
 	Subscriber string // resolved subscriber URL
 	DeadLetter string // resolved dead-letter sink URL, or ""
-	Reply      string // the broker ingress URL
-	Delivery   eventingduckv1.DeliverySpec
-	Topic      string
-	Brokers    []string
+	Reply      string // the broker ingress URL, where replies go when Producer is nil
+	// Producer, when set, produces replies straight to the broker topic.
+	Producer *Ingress
+	Delivery eventingduckv1.DeliverySpec
+	Topic    string
+	Brokers  []string
 	// Lanes bounds how many orders are delivered at once.
 	Lanes int
 	// Quiet drops the per-hop log line (benchmarks); failures are logged regardless.
@@ -102,8 +107,17 @@ func filterFor(t *eventingv1.Trigger) eventfilter.Filter {
 	return attributes.NewAttributesFilter(attrs)
 }
 
+// keepAlive makes Knative's dispatcher keep connections to subscribers open for reuse, as
+// Knative's own broker data plane does (its MAX_IDLE_CONNS_PER_HOST setting): the default of
+// net/http keeps only 2 idle connections per host, so with many orders in flight most requests
+// dialled a new connection.
+var keepAlive sync.Once
+
 // Run consumes until ctx ends.
 func (d *TriggerDispatcher) Run(ctx context.Context) error {
+	keepAlive.Do(func() {
+		kncloudevents.ConfigureConnectionArgs(&kncloudevents.ConnectionArgs{MaxIdleConns: 1000, MaxIdleConnsPerHost: 200})
+	})
 	d.filter = filterFor(d.Trigger)
 	defer d.filter.Cleanup()
 	d.dispatcher = kncloudevents.NewDispatcher(eventingtls.ClientConfig{}, nil)
@@ -188,28 +202,82 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
 	if d.filter.Filter(ctx, e) != eventfilter.PassFilter {
 		return
 	}
-	opts := []kncloudevents.SendOption{
-		kncloudevents.WithReply(addressable(d.Reply)),
-		kncloudevents.WithRetryConfig(&d.retry),
+	// Knative's dispatcher delivers to the subscriber with the Trigger's retries; the reply and
+	// the dead letter are handled here, as the Kafka broker's dispatcher does: the reply is
+	// produced straight to the broker topic (no HTTP hop through the ingress), and only an event
+	// whose delivery failed is dead-lettered, with Knative's knativeerror* extensions.
+	subscriber := addressable(d.Subscriber)
+	info, err := d.dispatcher.SendEvent(ctx, e, *subscriber, kncloudevents.WithRetryConfig(&d.retry))
+	if info == nil {
+		info = &kncloudevents.DispatchInfo{}
 	}
-	if d.DeadLetter != "" {
-		opts = append(opts, kncloudevents.WithDeadLetterSink(addressable(d.DeadLetter)))
+	status, latency, failedAt := info.ResponseCode, info.Duration, subscriber.URL
+	if err == nil {
+		if err = d.reply(ctx, info); err != nil {
+			failedAt = addressable(d.Reply).URL
+		}
 	}
-	info, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.Subscriber), opts...)
-	status, latency := 0, time.Duration(0)
-	if info != nil {
-		status, latency = info.ResponseCode, info.Duration
+	deadLettered := false
+	if err != nil && ctx.Err() == nil && d.DeadLetter != "" {
+		if err = d.deadLetter(ctx, e, failedAt, info); err == nil {
+			deadLettered = true
+		}
 	}
 	attrs := []any{"type", e.Type(), "order", e.Subject(), "function", subscriberName(d.Trigger), "status", status,
 		"latency_ms", float64(latency.Microseconds()) / 1000}
 	switch {
-	case err != nil && !errors.Is(err, context.Canceled):
+	case err != nil && ctx.Err() != nil:
+		// Stopping: the delivery was cut off and its offset is not committed, so it is
+		// delivered again on the next start. Not a dead letter.
+	case err != nil:
 		slog.Error("hop failed, event dropped", append(attrs, "err", err)...)
-	case status >= 300:
+	case deadLettered:
 		slog.Warn("hop dead-lettered", attrs...)
 	case !d.Quiet:
 		slog.Info("hop", attrs...)
 	}
+}
+
+// reply sends the subscriber's reply event, if its response carried one, to the broker:
+// produced to the topic by Producer (retried until it is stored or ctx ends), or else POSTed to
+// the Reply URL with the Trigger's retries.
+func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.DispatchInfo) error {
+	msg := cehttp.NewMessage(info.ResponseHeader, io.NopCloser(bytes.NewReader(info.ResponseBody)))
+	if msg.ReadEncoding() == binding.EncodingUnknown {
+		return nil // no reply
+	}
+	reply, err := binding.ToEvent(ctx, msg)
+	if err != nil {
+		return fmt.Errorf("the reply is not a valid CloudEvent: %w", err)
+	}
+	if d.Producer == nil {
+		if d.Reply == "" {
+			return nil
+		}
+		_, err := d.dispatcher.SendEvent(ctx, *reply, *addressable(d.Reply), kncloudevents.WithRetryConfig(&d.retry))
+		return err
+	}
+	for {
+		err := d.Producer.Produce(ctx, *reply)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		slog.Warn("dispatcher: cannot produce the reply; retrying", "trigger", d.Trigger.Name, "type", reply.Type(), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// deadLetter sends e to the dead-letter sink with the knativeerrordest, knativeerrorcode and
+// knativeerrordata (the failed response's body, base64) extensions, as Knative's dispatcher does.
+func (d *TriggerDispatcher) deadLetter(ctx context.Context, e cloudevents.Event, failedAt *apis.URL, info *kncloudevents.DispatchInfo) error {
+	data := base64.StdEncoding.EncodeToString(info.ResponseBody)
+	_, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.DeadLetter), kncloudevents.WithRetryConfig(&d.retry),
+		kncloudevents.WithTransformers(knerror.KnativeErrorTransformers(*failedAt.URL(), info.ResponseCode, data)...))
+	return err
 }
 
 func subscriberName(t *eventingv1.Trigger) string {

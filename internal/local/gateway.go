@@ -24,6 +24,9 @@ var restRoutes = map[string]string{
 func newGateway(urls map[string]string) (http.Handler, error) {
 	mux := http.NewServeMux()
 	proxies := map[string]http.Handler{}
+	// Keep connections to the functions alive under load (net/http's default keeps 2 per host).
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 1000, 200
 	for path, fn := range restRoutes {
 		proxy, ok := proxies[fn]
 		if !ok {
@@ -31,7 +34,9 @@ func newGateway(urls map[string]string) (http.Handler, error) {
 			if err != nil {
 				return nil, err
 			}
-			proxy = httputil.NewSingleHostReverseProxy(target)
+			p := httputil.NewSingleHostReverseProxy(target)
+			p.Transport = transport
+			proxy = p
 			proxies[fn] = proxy
 		}
 		mux.Handle(path, proxy)

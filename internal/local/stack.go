@@ -72,9 +72,11 @@ type Stack struct {
 
 // Start brings the whole system up and returns once every function is ready. Stop (or the
 // end of ctx) takes it down.
-func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	s = &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 16)}
+	// Not a named result: every `return nil, err` below would set it to nil before the deferred
+	// Stop runs, which then panicked instead of cleaning up.
+	s := &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 16)}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -162,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		if t.Spec.Delivery != nil {
 			delivery = t.Spec.Delivery
 		}
-		d := &TriggerDispatcher{Trigger: t, Subscriber: subscriber, Reply: s.Ingress, Topic: s.Topic,
+		d := &TriggerDispatcher{Trigger: t, Subscriber: subscriber, Reply: s.Ingress, Producer: ingress, Topic: s.Topic,
 			Brokers: s.KafkaBrokers, Quiet: cfg.Quiet}
 		if delivery != nil {
 			d.Delivery = *delivery

@@ -1,0 +1,324 @@
+// Command ordersaga-bench measures the whole saga as a user sees it (`make bench`): it starts the
+// local stack in this process (or targets a running gateway with --server), stocks items, drives
+// orders through POST /orders and timestamps each order's ORDER_COMPLETED or ORDER_CANCELLED on
+// the broker topic, with a throwaway consumer that has no group. Two runs by default: maximum
+// throughput at a fixed concurrency, and latency at a fixed offered rate. Then `pgbench -N`
+// against the same PostgreSQL, for the database's own ceiling. Every figure goes to a JSON file.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga/internal/loadtest"
+	"github.com/ordersaga/ordersaga/internal/local"
+)
+
+type options struct {
+	server, kafka, topic       string
+	adminEmail, adminPassword  string
+	databaseURL, dataDir, out  string
+	orders, concurrency        int
+	rate                       float64
+	rateOrders, warmup         int
+	pgbenchSeconds, pgbenchCli int
+	cpuProfile                 string
+}
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	var o options
+	flag.StringVar(&o.server, "server", "", "gateway URL of a running stack (default: start one in this process)")
+	flag.StringVar(&o.kafka, "kafka", env("KAFKA_BROKERS", "127.0.0.1:19092"), "with --server: the Kafka brokers holding the broker topic")
+	flag.StringVar(&o.topic, "topic", "knative-broker-ordersaga-default", "with --server: the broker topic")
+	flag.StringVar(&o.adminEmail, "admin-email", env("ORDERSAGA_ADMIN_EMAIL", "admin@example.com"), "with --server: the admin, who stocks items")
+	flag.StringVar(&o.adminPassword, "admin-password", env("ORDERSAGA_ADMIN_PASSWORD", "admin-password-123"), "with --server: the admin's password")
+	flag.StringVar(&o.databaseURL, "database-url", env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		"administrator URL of the PostgreSQL server: scratch databases for the stack and for pgbench")
+	flag.StringVar(&o.dataDir, "data", env("ORDERSAGA_DATA", ".data"), "data folder")
+	flag.StringVar(&o.out, "out", "", "where to write the figures as JSON (default <data>/bench.json)")
+	flag.IntVar(&o.orders, "orders", 2000, "orders in the throughput run")
+	flag.IntVar(&o.concurrency, "concurrency", 128, "orders in flight in the throughput run (0 skips it)")
+	flag.Float64Var(&o.rate, "rate", 50, "orders per second offered in the latency run (0 skips it)")
+	flag.IntVar(&o.rateOrders, "rate-orders", 1000, "orders in the latency run")
+	flag.IntVar(&o.warmup, "warmup", 100, "unmeasured orders first")
+	flag.IntVar(&o.pgbenchSeconds, "pgbench-seconds", 10, "pgbench -N duration (0 skips it)")
+	flag.IntVar(&o.pgbenchCli, "pgbench-clients", 8, "pgbench clients")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (gateway, ingress, dispatchers) during the runs")
+	flag.Parse()
+	if o.out == "" {
+		o.out = filepath.Join(o.dataDir, "bench.json")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "ordersaga-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// Report is the JSON written at the end.
+type Report struct {
+	Time    time.Time         `json:"time"`
+	Target  string            `json:"target"`
+	CPUs    int               `json:"cpus"`
+	Go      string            `json:"go"`
+	Runs    []loadtest.Result `json:"runs"`
+	PGBench *PGBench          `json:"pgbench,omitempty"`
+}
+
+// PGBench is the `pgbench -N` figure.
+type PGBench struct {
+	Clients   int     `json:"clients"`
+	DurationS int     `json:"duration_s"`
+	TPS       float64 `json:"tps"`
+	Command   string  `json:"command"`
+}
+
+func run(ctx context.Context, o options) error {
+	rep := Report{Time: time.Now().UTC(), CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	gateway, brokers, topic := o.server, strings.Split(o.kafka, ","), o.topic
+	adminEmail, adminPassword := o.adminEmail, o.adminPassword
+	if gateway == "" {
+		stack, cleanup, err := startStack(ctx, o)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		gateway, brokers, topic = stack.GatewayURL, stack.KafkaBrokers, stack.Topic
+		adminEmail, adminPassword = stack.AdminEmail, stack.AdminPassword
+		rep.Target = "in-process stack"
+	} else {
+		rep.Target = gateway
+	}
+
+	anon := loadtest.NewClient(gateway, 512)
+	admin, err := anon.Login(ctx, adminEmail, adminPassword)
+	if err != nil {
+		return fmt.Errorf("admin login: %w", err)
+	}
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var skus []string
+	for i := range 8 {
+		sku := fmt.Sprintf("BENCH-%s-%d", tag, i)
+		if err := admin.CreateItem(ctx, sku, "benchmark item", 100+int64(i), 1_000_000); err != nil {
+			return fmt.Errorf("stock: %w", err)
+		}
+		skus = append(skus, sku)
+	}
+	email, password := "bench-"+tag+"@bench.test", "bench-password-"+tag
+	if err := anon.Signup(ctx, email, password); err != nil {
+		return fmt.Errorf("signup: %w", err)
+	}
+	user, err := anon.Login(ctx, email, password)
+	if err != nil {
+		return err
+	}
+	watcher, err := loadtest.Watch(ctx, brokers, topic)
+	if err != nil {
+		return err
+	}
+	defer watcher.Close()
+
+	if o.warmup > 0 {
+		r := loadtest.Run(ctx, user, watcher, loadtest.Load{Name: "warmup", Orders: o.warmup, Concurrency: 16, SKUs: skus, Timeout: 2 * time.Minute})
+		fmt.Fprintln(os.Stderr, r)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	var loads []loadtest.Load
+	if o.concurrency > 0 {
+		loads = append(loads, loadtest.Load{Name: "throughput", Orders: o.orders, Concurrency: o.concurrency})
+	}
+	if o.rate > 0 {
+		loads = append(loads, loadtest.Load{Name: "latency", Orders: o.rateOrders, Rate: o.rate})
+	}
+	for _, l := range loads {
+		l.SKUs, l.Timeout = skus, 2*time.Minute
+		r := loadtest.Run(ctx, user, watcher, l)
+		fmt.Println(r)
+		rep.Runs = append(rep.Runs, r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+
+	if o.pgbenchSeconds > 0 {
+		pg, err := pgbench(ctx, o)
+		if err != nil {
+			return fmt.Errorf("pgbench: %w", err)
+		}
+		fmt.Printf("pgbench    -N, %d clients, %d s: %.0f transactions/s\n", pg.Clients, pg.DurationS, pg.TPS)
+		rep.PGBench = pg
+	}
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	data, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(o.out, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("figures written to", o.out)
+	return nil
+}
+
+// startStack starts the local stack as the end-to-end test does, quiet, on a scratch database
+// it drops afterwards and a fresh Kafka folder.
+func startStack(ctx context.Context, o options) (*local.Stack, func(), error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	dataDir := filepath.Join(o.dataDir, "bench")
+	if err := os.RemoveAll(filepath.Join(dataDir, "kafka")); err != nil {
+		return nil, nil, err
+	}
+	dbURL, dropDB, err := scratchDatabase(ctx, o.databaseURL, "ordersaga_bench")
+	if err != nil {
+		return nil, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		dropDB()
+		return nil, nil, err
+	}
+	fmt.Fprintln(os.Stderr, "starting the stack (builds the functions)...")
+	stack, err := local.Start(ctx, local.Config{
+		Root: root, DataDir: dataDir, DatabaseURL: dbURL, KafkaPort: port, GatewayAddr: "127.0.0.1:0",
+		PaymentSuccessRate: "0.7", AdminEmail: "admin@bench.test", AdminPassword: "bench-" + strconv.FormatUint(rand.Uint64(), 36),
+		Quiet: true,
+	})
+	if err != nil {
+		dropDB()
+		return nil, nil, err
+	}
+	return stack, func() { stack.Stop(); dropDB() }, nil
+}
+
+// scratchDatabase creates a database named prefix_<random> on the server of adminURL and
+// returns its URL and how to drop it.
+func scratchDatabase(ctx context.Context, adminURL, prefix string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL at %s: %w (set DATABASE_URL or --database-url)", adminURL, err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("%s_%d", prefix, rand.Uint32())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			slog.Warn("drop scratch database", "db", name, "err", err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			slog.Warn("drop scratch database", "db", name, "err", err)
+		}
+	}
+	return u.String(), drop, nil
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// pgbench runs `pgbench -N` on a scratch database it initialises first and drops after.
+func pgbench(ctx context.Context, o options) (*PGBench, error) {
+	bin, err := exec.LookPath("pgbench")
+	if err != nil {
+		return nil, errors.New("pgbench not found on PATH (Debian/Ubuntu: apt-get install postgresql-client)")
+	}
+	dbURL, drop, err := scratchDatabase(ctx, o.databaseURL, "ordersaga_pgbench")
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	if out, err := exec.CommandContext(ctx, bin, "-i", "-q", dbURL).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pgbench -i: %v\n%s", err, out)
+	}
+	args := []string{"-N", "-c", strconv.Itoa(o.pgbenchCli), "-j", strconv.Itoa(min(o.pgbenchCli, runtime.NumCPU())),
+		"-T", strconv.Itoa(o.pgbenchSeconds), dbURL}
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("pgbench: %v\n%s", err, out)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		return nil, fmt.Errorf("no tps in pgbench's output:\n%s", out)
+	}
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return &PGBench{Clients: o.pgbenchCli, DurationS: o.pgbenchSeconds, TPS: tps,
+		Command: "pgbench " + strings.Join(args[:len(args)-1], " ")}, nil
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the repository: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func env(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}

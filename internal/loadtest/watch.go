@@ -1,0 +1,117 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Terminal event types: the order function emits one of them when an order's saga ends.
+const (
+	OrderCompleted = "ORDER_COMPLETED"
+	OrderCancelled = "ORDER_CANCELLED"
+)
+
+// Ending is when and how an order's saga ended, as seen on the broker topic.
+type Ending struct {
+	Type string
+	At   time.Time
+}
+
+// Watcher reads the broker topic with no consumer group (it commits nothing and disturbs no
+// Trigger) and timestamps the first ORDER_COMPLETED or ORDER_CANCELLED of each order. It is much
+// cheaper than polling the REST API, and it sees the moment the saga's last step is published.
+type Watcher struct {
+	client *kgo.Client
+
+	mu      sync.Mutex
+	ended   map[string]Ending
+	waiters map[string][]chan Ending
+}
+
+// Watch starts watching topic on brokers from now on.
+func Watch(ctx context.Context, brokers []string, topic string) (*Watcher, error) {
+	client, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topic),
+		// Everything produced from a second ago on: no record of a run can be missed while the
+		// client looks up where the topic ends.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(time.Now().Add(-time.Second).UnixMilli())),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{client: client, ended: map[string]Ending{}, waiters: map[string][]chan Ending{}}
+	go w.run(ctx)
+	return w, nil
+}
+
+func (w *Watcher) run(ctx context.Context) {
+	for {
+		fetches := w.client.PollFetches(ctx)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return
+		}
+		now := time.Now()
+		fetches.EachRecord(func(r *kgo.Record) {
+			var typ, order string
+			for _, h := range r.Headers {
+				switch h.Key {
+				case "ce_type":
+					typ = string(h.Value)
+				case "ce_subject":
+					order = string(h.Value)
+				}
+			}
+			if (typ == OrderCompleted || typ == OrderCancelled) && order != "" {
+				w.end(order, Ending{Type: typ, At: now})
+			}
+		})
+	}
+}
+
+func (w *Watcher) end(order string, e Ending) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.ended[order]; ok {
+		return // a redelivery or republished duplicate: the first one counts
+	}
+	w.ended[order] = e
+	for _, c := range w.waiters[order] {
+		c <- e
+	}
+	delete(w.waiters, order)
+}
+
+// Ended returns how order ended, if it has.
+func (w *Watcher) Ended(order string) (Ending, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.ended[order]
+	return e, ok
+}
+
+// Wait blocks until order ends or ctx does.
+func (w *Watcher) Wait(ctx context.Context, order string) (Ending, error) {
+	w.mu.Lock()
+	if e, ok := w.ended[order]; ok {
+		w.mu.Unlock()
+		return e, nil
+	}
+	c := make(chan Ending, 1)
+	w.waiters[order] = append(w.waiters[order], c)
+	w.mu.Unlock()
+	select {
+	case e := <-c:
+		return e, nil
+	case <-ctx.Done():
+		return Ending{}, errors.Join(errors.New("order "+order+" did not end"), ctx.Err())
+	}
+}
+
+// Close stops watching.
+func (w *Watcher) Close() { w.client.Close() }

@@ -1,0 +1,687 @@
+package local
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/kafka"
+	"github.com/ordersaga/ordersaga/internal/manifests"
+)
+
+// waitLimit bounds every wait in these tests: generous, since the machine may be busy. Reaching
+// it fails the test; nothing asserts on how fast things happen.
+const waitLimit = 60 * time.Second
+
+const testTopic = "knative-broker-ordersaga-default"
+
+// kafkaCluster starts an embedded broker with topic (partitions partitions) for one test.
+func kafkaCluster(t *testing.T, partitions int32, topics ...string) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+func kafkaClient(t *testing.T, brokers []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// testEvent is a CloudEvent of type typ keyed (partitionkey, subject) by key, carrying seq.
+func testEvent(t *testing.T, typ, key string, seq int) cloudevents.Event {
+	t.Helper()
+	e := cloudevents.NewEvent()
+	e.SetID(uuid.NewString())
+	e.SetSource("/test")
+	e.SetType(typ)
+	e.SetSubject(key)
+	e.SetExtension(events.PartitionKey, key)
+	if err := e.SetData(cloudevents.ApplicationJSON, map[string]any{"key": key, "seq": seq}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// produce writes events to topic in the Kafka binary binding, in order.
+func produce(t *testing.T, c *kgo.Client, topic string, es ...cloudevents.Event) {
+	t.Helper()
+	for _, e := range es {
+		r, err := kafka.Record(topic, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// trigger parses a Trigger from YAML with the manifests package and checks it is valid, as the
+// stack does.
+func trigger(t *testing.T, name, typ, subscriber, delivery string) *eventingv1.Trigger {
+	t.Helper()
+	doc := fmt.Sprintf(`apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: %s
+  namespace: ordersaga
+spec:
+  broker: default
+  filters:
+    - exact:
+        type: %s
+  subscriber:
+    uri: %s
+%s`, name, typ, subscriber, delivery)
+	set, err := manifests.Parse("trigger.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate(context.Background(), nil); err != nil {
+		t.Fatalf("test trigger is invalid: %v", err)
+	}
+	if len(set.Triggers) != 1 {
+		t.Fatalf("%d triggers parsed", len(set.Triggers))
+	}
+	return set.Triggers[0]
+}
+
+// ingress serves a broker ingress producing to topic and returns its URL.
+func ingress(t *testing.T, brokers []string, topic string) string {
+	t.Helper()
+	in := &Ingress{client: kafkaClient(t, brokers, kgo.RequiredAcks(kgo.AllISRAcks())), topic: topic}
+	srv := httptest.NewServer(in)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// dispatcher builds a TriggerDispatcher for tr as Start does: the Trigger's delivery spec and
+// its resolved dead-letter sink.
+func dispatcher(t *testing.T, tr *eventingv1.Trigger, subscriber, reply string, brokers []string) *TriggerDispatcher {
+	t.Helper()
+	d := &TriggerDispatcher{Trigger: tr, Subscriber: subscriber, Reply: reply, Topic: testTopic, Brokers: brokers, Quiet: true}
+	if tr.Spec.Delivery != nil {
+		d.Delivery = *tr.Spec.Delivery
+		if dls := tr.Spec.Delivery.DeadLetterSink; dls != nil {
+			u, err := resolve(*dls, nil, reply)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.DeadLetter = u
+		}
+	}
+	return d
+}
+
+// run runs d until the returned stop is called (or the test ends).
+func run(t *testing.T, d *TriggerDispatcher) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("dispatcher: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// recorder is an httptest subscriber or sink that records every CloudEvent it receives and
+// answers with respond (200 and no body when nil).
+type recorder struct {
+	t       *testing.T
+	mu      sync.Mutex
+	got     []cloudevents.Event
+	arrived chan cloudevents.Event
+	respond func(n int, e cloudevents.Event, w http.ResponseWriter)
+	srv     *httptest.Server
+}
+
+func newRecorder(t *testing.T, respond func(n int, e cloudevents.Event, w http.ResponseWriter)) *recorder {
+	rec := &recorder{t: t, arrived: make(chan cloudevents.Event, 10000), respond: respond}
+	rec.srv = httptest.NewServer(rec)
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+func (rec *recorder) URL() string { return rec.srv.URL + "/" }
+
+func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
+	if err != nil {
+		rec.t.Errorf("subscriber got a request that is not a CloudEvent: %v", err)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	rec.mu.Lock()
+	rec.got = append(rec.got, *e)
+	n := len(rec.got)
+	rec.mu.Unlock()
+	rec.arrived <- *e
+	if rec.respond != nil {
+		rec.respond(n, *e, w)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (rec *recorder) events() []cloudevents.Event {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]cloudevents.Event(nil), rec.got...)
+}
+
+// next waits for the next event to arrive.
+func (rec *recorder) next(t *testing.T) cloudevents.Event {
+	t.Helper()
+	select {
+	case e := <-rec.arrived:
+		return e
+	case <-time.After(waitLimit):
+		t.Fatalf("no event arrived within %s", waitLimit)
+		return cloudevents.Event{}
+	}
+}
+
+// findOnTopic consumes topic from the start until an event satisfying match appears.
+func findOnTopic(t *testing.T, brokers []string, topic string, match func(cloudevents.Event) bool) cloudevents.Event {
+	t.Helper()
+	c := kafkaClient(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for {
+		fs := c.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no matching event on %s within %s", topic, waitLimit)
+		}
+		var found *cloudevents.Event
+		fs.EachRecord(func(r *kgo.Record) {
+			if e, err := kafka.Event(r); err == nil && found == nil && match(e) {
+				found = &e
+			}
+		})
+		if found != nil {
+			return *found
+		}
+	}
+}
+
+const retryDelivery = `  delivery:
+    retry: 3
+    backoffPolicy: linear
+    backoffDelay: PT0.01S
+    deadLetterSink:
+      uri: %s
+`
+
+func TestDispatcherRetries5xxAndProducesTheReply(t *testing.T) {
+	t.Run("reply produced to the topic", func(t *testing.T) { testRetryAndReply(t, true) })
+	t.Run("reply POSTed to the ingress", func(t *testing.T) { testRetryAndReply(t, false) })
+}
+
+func testRetryAndReply(t *testing.T, direct bool) {
+	brokers := kafkaCluster(t, 12, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	dls := newRecorder(t, nil)
+	sub := newRecorder(t, func(n int, e cloudevents.Event, w http.ResponseWriter) {
+		if n <= 2 {
+			http.Error(w, "try again", http.StatusInternalServerError)
+			return
+		}
+		r := cloudevents.NewEvent()
+		r.SetID("reply-" + e.ID())
+		r.SetSource("/test/subscriber")
+		r.SetType("test.reply")
+		r.SetSubject(e.Subject())
+		r.SetExtension(events.PartitionKey, e.Subject())
+		_ = r.SetData(cloudevents.ApplicationJSON, map[string]string{"in_reply_to": e.ID()})
+		if err := cehttp.WriteResponseWriter(context.Background(), binding.ToMessage(&r), http.StatusOK, w); err != nil {
+			t.Errorf("write reply: %v", err)
+		}
+	})
+	tr := trigger(t, "retry", "test.request", sub.URL(), fmt.Sprintf(retryDelivery, dls.URL()))
+	d := dispatcher(t, tr, sub.URL(), reply, brokers)
+	if direct {
+		d.Producer = &Ingress{client: kafkaClient(t, brokers, kgo.RequiredAcks(kgo.AllISRAcks())), topic: testTopic}
+		d.Reply = "http://127.0.0.1:1/unused" // would fail: the reply must not go there
+	}
+	run(t, d)
+
+	in := testEvent(t, "test.request", "order-1", 1)
+	produce(t, kafkaClient(t, brokers), testTopic, in)
+
+	out := findOnTopic(t, brokers, testTopic, func(e cloudevents.Event) bool { return e.Type() == "test.reply" })
+	if out.ID() != "reply-"+in.ID() || out.Subject() != "order-1" {
+		t.Errorf("reply on the topic: id %q subject %q, want reply-%s and order-1", out.ID(), out.Subject(), in.ID())
+	}
+	got := sub.events()
+	if len(got) != 3 {
+		t.Fatalf("subscriber saw %d attempts, want 3 (500, 500, 200)", len(got))
+	}
+	for i, e := range got {
+		if e.ID() != in.ID() {
+			t.Errorf("attempt %d carried event %q, want %q", i+1, e.ID(), in.ID())
+		}
+	}
+	if n := len(dls.events()); n != 0 {
+		t.Errorf("dead-letter sink got %d events, want none", n)
+	}
+}
+
+func TestDispatcherDeadLetters4xxWithoutRetry(t *testing.T) {
+	brokers := kafkaCluster(t, 12, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	dls := newRecorder(t, nil)
+	sub := newRecorder(t, func(_ int, _ cloudevents.Event, w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":"never valid"}`)
+	})
+	tr := trigger(t, "bad", "test.request", sub.URL(), fmt.Sprintf(retryDelivery, dls.URL()))
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+
+	in := testEvent(t, "test.request", "order-2", 1)
+	produce(t, kafkaClient(t, brokers), testTopic, in)
+
+	dead := dls.next(t)
+	if dead.ID() != in.ID() || dead.Type() != "test.request" {
+		t.Errorf("dead-lettered %s/%s, want the original event %s", dead.ID(), dead.Type(), in.ID())
+	}
+	ext := dead.Extensions()
+	if code := fmt.Sprint(ext["knativeerrorcode"]); code != "400" {
+		t.Errorf("knativeerrorcode = %q, want 400", code)
+	}
+	if dest := fmt.Sprint(ext["knativeerrordest"]); !strings.HasPrefix(dest, sub.srv.URL) {
+		t.Errorf("knativeerrordest = %q, want the subscriber %s", dest, sub.srv.URL)
+	}
+	data, err := base64.StdEncoding.DecodeString(fmt.Sprint(ext["knativeerrordata"]))
+	if err != nil || !strings.Contains(string(data), "never valid") {
+		t.Errorf("knativeerrordata = %q (%v), want the subscriber's response body base64-encoded", ext["knativeerrordata"], err)
+	}
+	// A later event proves the dispatcher moved on; by then a retry of the first would have come.
+	later := testEvent(t, "test.request", "order-2", 2)
+	produce(t, kafkaClient(t, brokers), testTopic, later)
+	if e := dls.next(t); e.ID() != later.ID() {
+		t.Errorf("dead-letter sink got %s, want the later event %s", e.ID(), later.ID())
+	}
+	if n := len(sub.events()); n != 2 {
+		t.Errorf("subscriber saw %d attempts for two events answered 400, want 2 (no retry)", n)
+	}
+}
+
+func TestDispatcherFilterLetsOnlyTheMatchingTypeThrough(t *testing.T) {
+	brokers := kafkaCluster(t, 12, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	sub := newRecorder(t, nil)
+	tr := trigger(t, "filtered", "WANTED", sub.URL(), "")
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+
+	p := kafkaClient(t, brokers)
+	var want []string
+	for i, typ := range []string{"OTHER", "WANTED", "WANTED_NOT", "wanted", "WANTED", "OTHER"} {
+		e := testEvent(t, typ, fmt.Sprintf("order-%d", i), i)
+		if typ == "WANTED" {
+			want = append(want, e.ID())
+		}
+		produce(t, p, testTopic, e)
+	}
+	// A final matching event on the same key as the last unwanted one: once it has arrived, every
+	// earlier event of that key has been through the filter.
+	last := testEvent(t, "WANTED", "order-5", 99)
+	produce(t, p, testTopic, last)
+	want = append(want, last.ID())
+	deadline := time.After(waitLimit)
+	for len(sub.events()) < len(want) {
+		select {
+		case <-sub.arrived:
+		case <-deadline:
+			t.Fatalf("%d of %d matching events arrived", len(sub.events()), len(want))
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range sub.events() {
+		if e.Type() != "WANTED" {
+			t.Errorf("filter let %s through", e.Type())
+		}
+		seen[e.ID()] = true
+	}
+	for _, id := range want {
+		if !seen[id] {
+			t.Errorf("matching event %s was not delivered", id)
+		}
+	}
+}
+
+// laneOf is the dispatcher's lane for key.
+func laneOf(key string, lanes int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(lanes))
+}
+
+func TestDispatcherKeepsPerKeyOrderAndRunsKeysInParallel(t *testing.T) {
+	// One partition: every key shares it, so the only thing letting keys overtake each other is
+	// the dispatcher's per-key parallelism.
+	brokers := kafkaCluster(t, 1, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	const perKey = 20
+	keys := []string{"slow"}
+	for i := 0; len(keys) < 5; i++ {
+		k := fmt.Sprintf("fast-%d", i)
+		if laneOf(k, 32) != laneOf("slow", 32) {
+			keys = append(keys, k)
+		}
+	}
+	fastDone := make(chan struct{})
+	var mu sync.Mutex
+	fastSeen := 0
+	sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
+		if e.Subject() == "slow" {
+			// The slow order's first event is held until every other order has been delivered:
+			// they can only get through if keys are not serialised behind each other.
+			select {
+			case <-fastDone:
+			case <-time.After(waitLimit):
+				t.Errorf("other orders were held up behind a slow one")
+			}
+		} else {
+			mu.Lock()
+			fastSeen++
+			if fastSeen == (len(keys)-1)*perKey {
+				close(fastDone)
+			}
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	tr := trigger(t, "ordered", "test.step", sub.URL(), "")
+	p := kafkaClient(t, brokers)
+	for seq := range perKey {
+		for _, k := range keys {
+			produce(t, p, testTopic, testEvent(t, "test.step", k, seq))
+		}
+	}
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+
+	deadline := time.After(waitLimit)
+	for len(sub.events()) < len(keys)*perKey {
+		select {
+		case <-sub.arrived:
+		case <-deadline:
+			t.Fatalf("%d of %d events arrived", len(sub.events()), len(keys)*perKey)
+		}
+	}
+	got := sub.events()
+	next := map[string]int{}
+	for _, e := range got {
+		var d struct {
+			Seq int `json:"seq"`
+		}
+		if err := e.DataAs(&d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Seq != next[e.Subject()] {
+			t.Errorf("order %s: event %d arrived when %d was due", e.Subject(), d.Seq, next[e.Subject()])
+		}
+		next[e.Subject()] = d.Seq + 1
+	}
+	if got[0].Subject() == "slow" && got[len(got)-1].Subject() != "slow" {
+		t.Errorf("the slow order finished before the others")
+	}
+}
+
+// committed is the group's committed offset on partition 0 of topic (-1 when none).
+func committed(t *testing.T, c *kgo.Client, group, topic string) int64 {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic = topic
+	rt.Partitions = []int32{0}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range resp.Topics {
+		for _, p := range tp.Partitions {
+			if p.Partition == 0 {
+				return p.Offset
+			}
+		}
+	}
+	return -1
+}
+
+func TestDispatcherCommitsOnlyDeliveredEvents(t *testing.T) {
+	brokers := kafkaCluster(t, 1, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	hold := make(chan struct{})
+	var cut sync.Once
+	sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
+		if e.Type() == "test.cut" {
+			cut.Do(func() {
+				// The first delivery of this event hangs until the dispatcher goes away.
+				select {
+				case <-hold:
+				case <-time.After(waitLimit):
+				}
+			})
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	tr := trigger(t, "commits", "test.step", sub.URL(), "")
+	tr.Spec.Filters = nil // every type
+	p := kafkaClient(t, brokers)
+	a, b := testEvent(t, "test.step", "order-a", 1), testEvent(t, "test.step", "order-b", 1)
+	produce(t, p, testTopic, a, b)
+
+	stop := run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+	sub.next(t)
+	sub.next(t)
+	group := "knative-trigger-ordersaga-commits"
+	admin := kafkaClient(t, brokers)
+	for deadline := time.Now().Add(waitLimit); committed(t, admin, group, testTopic) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two delivered events were not committed within %s", waitLimit)
+		}
+	}
+	x := testEvent(t, "test.cut", "order-x", 1)
+	produce(t, p, testTopic, x)
+	if e := sub.next(t); e.ID() != x.ID() {
+		t.Fatalf("got %s, want the cut-off event %s", e.ID(), x.ID())
+	}
+	stop() // the dispatcher goes away while x is being delivered
+	close(hold)
+	if off := committed(t, admin, group, testTopic); off != 2 {
+		t.Errorf("committed offset %d after an interrupted delivery, want 2", off)
+	}
+
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+	if e := sub.next(t); e.ID() != x.ID() {
+		t.Errorf("after the restart the first delivery was %s (%s), want the cut-off event %s again", e.ID(), e.Subject(), x.ID())
+	}
+	for deadline := time.Now().Add(waitLimit); committed(t, admin, group, testTopic) < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the redelivered event was not committed within %s", waitLimit)
+		}
+	}
+	ids := map[string]int{}
+	for _, e := range sub.events() {
+		ids[e.ID()]++
+	}
+	if ids[a.ID()] != 1 || ids[b.ID()] != 1 || ids[x.ID()] != 2 {
+		t.Errorf("deliveries per event: a %d, b %d, x %d; want 1, 1, 2", ids[a.ID()], ids[b.ID()], ids[x.ID()])
+	}
+}
+
+// manifestRoot copies the repository's config/ and triggers/ into a temporary root, applies
+// edit (file name → new content, "" to delete) and returns the root.
+func manifestRoot(t *testing.T, edit map[string]string) string {
+	t.Helper()
+	src := moduleRoot(t)
+	root := t.TempDir()
+	for _, dir := range []string{"config", "triggers"} {
+		err := filepath.WalkDir(filepath.Join(src, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(src, path)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Join(root, filepath.Dir(rel)), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(root, rel), data, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rel, content := range edit {
+		path := filepath.Join(root, rel)
+		if content == "" {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// moduleRoot walks up from the working directory to go.mod.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func TestInvalidManifestsStopTheStack(t *testing.T) {
+	const head = `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: broken
+  namespace: ordersaga
+spec:
+  broker: default
+`
+	const sub = `  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: order
+`
+	const source = `apiVersion: sources.knative.dev/v1beta1
+kind: KafkaSource
+metadata:
+  name: orders-events
+  namespace: ordersaga
+spec:
+  consumerGroup: ordersaga-orders-events
+`
+	for _, tc := range []struct {
+		name string
+		edit map[string]string
+		want []string
+	}{
+		{"filter with an invalid CESQL expression", map[string]string{"triggers/broken.yaml": head + `  filters:
+    - cesql: "type = "
+` + sub}, []string{"broken", "spec.filters[0].cesql"}},
+		{"filter with two dialects", map[string]string{"triggers/broken.yaml": head + `  filters:
+    - exact: {type: ORDER_REQUESTED}
+      prefix: {type: ORDER_}
+` + sub}, []string{"broken", "multiple dialects found, filters can have only one dialect set"}},
+		{"trigger without subscriber", map[string]string{"triggers/broken.yaml": head + `  filters:
+    - exact: {type: ORDER_REQUESTED}
+`}, []string{"broken", "expected at least one, got none", "spec.subscriber"}},
+		{"kafka source without servers, topics or sink", map[string]string{"config/30-kafka-source.yaml": source},
+			[]string{"KafkaSource", "spec.bootstrapServers", "spec.topics", "spec.sink"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := manifestRoot(t, tc.edit)
+			_, err := loadManifests(context.Background(), root)
+			if err == nil {
+				t.Fatal("loadManifests accepted the manifests")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+			// Start stops on the same error before it starts anything.
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			s, err := Start(ctx, Config{Root: root, DataDir: t.TempDir(), KafkaPort: 1, GatewayAddr: "127.0.0.1:0"})
+			if err == nil {
+				s.Stop()
+				t.Fatal("Start accepted the manifests")
+			}
+			if !strings.Contains(err.Error(), tc.want[len(tc.want)-1]) {
+				t.Errorf("Start's error does not mention %q:\n%v", tc.want[len(tc.want)-1], err)
+			}
+		})
+	}
+}
+
+func TestRepositoryManifestsLoad(t *testing.T) {
+	set, err := loadManifests(context.Background(), moduleRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := routing(set); err != nil {
+		t.Fatal(err)
+	}
+}

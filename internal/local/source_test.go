@@ -1,0 +1,58 @@
+package local
+
+import (
+	"context"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ordersaga/ordersaga/internal/manifests"
+)
+
+func TestKafkaSourceWrapsPlainRecordsAndPassesCloudEventsThrough(t *testing.T) {
+	const sourceTopic = "orders.events"
+	brokers := kafkaCluster(t, 12, sourceTopic, testTopic)
+	in := &Ingress{client: kafkaClient(t, brokers, kgo.RequiredAcks(kgo.AllISRAcks())), topic: testTopic}
+	src := &kafkaSource{
+		spec: &manifests.KafkaSource{Namespace: "ordersaga", Name: "orders-events", Spec: manifests.KafkaSourceSpec{
+			BootstrapServers: brokers, Topics: []string{sourceTopic}, ConsumerGroup: "test-source",
+			InitialOffset: manifests.OffsetEarliest,
+		}},
+		brokers: brokers, ingress: in,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("source: %v", err)
+		}
+	})
+
+	p := kafkaClient(t, brokers)
+	plain := &kgo.Record{Topic: sourceTopic, Key: []byte("plain-key"), Value: []byte(`{"hello":"world"}`)}
+	if err := p.ProduceSync(context.Background(), plain).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ce := testEvent(t, "ORDER_REQUESTED", "order-7", 1)
+	produce(t, p, sourceTopic, ce)
+
+	wrapped := findOnTopic(t, brokers, testTopic, func(e cloudevents.Event) bool { return e.Type() == KafkaSourceType })
+	if wrapped.Extensions()["key"] != "plain-key" {
+		t.Errorf("wrapped record's key extension = %v, want plain-key", wrapped.Extensions()["key"])
+	}
+	if string(wrapped.Data()) != `{"hello":"world"}` {
+		t.Errorf("wrapped record's data = %s, want the record's value", wrapped.Data())
+	}
+	if wrapped.Source() != "/apis/v1/namespaces/ordersaga/kafkasources/orders-events#"+sourceTopic {
+		t.Errorf("wrapped record's source = %q", wrapped.Source())
+	}
+
+	through := findOnTopic(t, brokers, testTopic, func(e cloudevents.Event) bool { return e.ID() == ce.ID() })
+	if through.Type() != "ORDER_REQUESTED" || through.Source() != ce.Source() || through.Subject() != "order-7" ||
+		through.Extensions()["partitionkey"] != "order-7" || string(through.Data()) != string(ce.Data()) {
+		t.Errorf("CloudEvent record changed on its way through the source:\n got %v\nwant %v", through, ce)
+	}
+}
