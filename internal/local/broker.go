@@ -135,7 +135,11 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(d.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
+		// Offsets are marked once their batch is delivered and committed in the background
+		// (and on leaving the group): only delivered offsets are ever committed, and the next
+		// batch need not wait for a commit round trip.
+		kgo.AutoCommitMarks(),
+		kgo.AutoCommitInterval(500*time.Millisecond),
 		kgo.FetchMaxWait(50*time.Millisecond),
 		kgo.BlockRebalanceOnPoll(),
 	)
@@ -143,6 +147,11 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		return err
 	}
 	defer client.Close()
+	defer func() {
+		if err := client.CommitMarkedOffsets(context.Background()); err != nil {
+			slog.Warn("dispatcher commit", "trigger", d.Trigger.Name, "err", err)
+		}
+	}()
 	for {
 		fetches := client.PollRecords(ctx, 1000)
 		if ctx.Err() != nil {
@@ -155,10 +164,8 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		var records []*kgo.Record
 		fetches.EachRecord(func(r *kgo.Record) { records = append(records, r) })
 		d.deliverBatch(ctx, records)
-		if ctx.Err() == nil && len(records) > 0 {
-			if err := client.CommitRecords(ctx, records...); err != nil {
-				slog.Warn("dispatcher commit", "trigger", d.Trigger.Name, "err", err)
-			}
+		if ctx.Err() == nil {
+			client.MarkCommitRecords(records...)
 		}
 		client.AllowRebalance()
 	}
