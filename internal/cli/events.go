@@ -1,0 +1,465 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/kafka"
+)
+
+func (a *app) eventsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "events",
+		Aliases: []string{"event", "ev"},
+		Short:   "Watch, trace and send the saga's CloudEvents on the broker topic",
+		Long: `The event commands talk to Kafka (--kafka) directly and read the broker's topic (--topic), which
+carries every event of the saga. They read without a consumer group: they assign themselves the
+topic's partitions and commit nothing, so they never take an event from a function.`,
+		Example: `  ordersctl events tail
+  ordersctl events tail --type ORDER_CANCELLED -o json
+  ordersctl events trace 3f0c1d9e-...`,
+	}
+	cmd.AddCommand(a.tailCmd(), a.traceCmd(), a.sendCmd())
+	return group(cmd)
+}
+
+func completeTypes(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	out := make([]string, len(events.All))
+	for i, t := range events.All {
+		out[i] = string(t)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+func (a *app) tailCmd() *cobra.Command {
+	var types []string
+	var order string
+	var fromBeginning bool
+	var count int
+	cmd := &cobra.Command{
+		Use:   "tail",
+		Short: "Stream every event on the broker topic as it passes",
+		Long: `Stream the events on the broker topic: time, type, order and source, one line each, or the whole
+CloudEvent with -o json (one per line) or -o yaml. Starts at the end of the topic, or at its
+beginning with --from-beginning. Ctrl-C stops.`,
+		Example: `  ordersctl events tail
+  ordersctl events tail --type ORDER_CANCELLED --type TRANSACTION_FAILED
+  ordersctl events tail --order 3f0c1d9e-... --from-beginning
+  ordersctl events tail -o json | jq .data`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			want := map[string]bool{}
+			for _, t := range types {
+				for _, t := range strings.Split(t, ",") {
+					if t = strings.TrimSpace(t); t != "" {
+						want[strings.ToUpper(t)] = true
+					}
+				}
+			}
+			for t := range want {
+				if !events.Known(events.Type(t)) {
+					fmt.Fprintf(a.stderr, "Warning: %s is not one of the saga's event types\n", t)
+				}
+			}
+			r, err := a.newReader(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.close()
+			ts := int64(latest)
+			if fromBeginning {
+				ts = earliest
+			}
+			start, err := r.offsets(ctx, ts)
+			if err != nil {
+				return err
+			}
+			if err := r.open(start); err != nil {
+				return err
+			}
+			where := "new events"
+			if fromBeginning {
+				where = "from the beginning"
+			}
+			fmt.Fprintf(a.stderr, "Tailing %s on %s, %s (Ctrl-C stops)\n", a.topic, a.kafka, where)
+			if a.output == "table" {
+				fmt.Fprintf(a.stdout, "%-12s  %-22s  %-36s  %s\n", "TIME", "TYPE", "ORDER", "SOURCE")
+			}
+			seen := 0
+			var werr error
+			err = r.each(ctx, nil, func(f followed) bool {
+				if f.notEvent {
+					if len(want) > 0 || order != "" {
+						return true
+					}
+					if a.output == "table" {
+						fmt.Fprintf(a.stdout, "%-12s  %-22s  %-36s  %s\n", clock(f.time), "(not a CloudEvent)", string(f.record.Key),
+							fmt.Sprintf("partition %d offset %d", f.partition, f.offset))
+					}
+					return true
+				}
+				if len(want) > 0 && !want[f.event.Type()] || order != "" && orderOf(f) != order {
+					return true
+				}
+				werr = a.printEvent(f)
+				seen++
+				return werr == nil && (count == 0 || seen < count)
+			})
+			if werr != nil {
+				return werr
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&types, "type", "t", nil, "only events of this type (repeatable, or comma-separated)")
+	f.StringVar(&order, "order", "", "only the events of this order")
+	f.BoolVar(&fromBeginning, "from-beginning", false, "start at the beginning of the topic, not its end")
+	f.IntVarP(&count, "count", "n", 0, "stop after this many events (0: never)")
+	_ = cmd.RegisterFlagCompletionFunc("type", completeTypes)
+	return cmd
+}
+
+// printEvent writes one tailed event in the output format.
+func (a *app) printEvent(f followed) error {
+	switch a.output {
+	case "json", "yaml":
+		f.event = readable(f.event)
+	}
+	switch a.output {
+	case "json":
+		b, err := json.Marshal(f.event)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := json.Marshal(f.event)
+		if err != nil {
+			return err
+		}
+		y, err := yaml.JSONToYAML(b)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(a.stdout, "---\n%s", y)
+		return err
+	}
+	t := f.event.Type()
+	pad := strings.Repeat(" ", max(0, 22-len(t)))
+	_, err := fmt.Fprintf(a.stdout, "%-12s  %s%s  %-36s  %s\n", clock(f.time), a.paint(eventColour(t), t), pad, orderOf(f), f.event.Source())
+	return err
+}
+
+// causes is the saga's causality: the event each event type answers (DESIGN.md section 3).
+// ORDER_CANCELLED answers whichever of its causes came first.
+var causes = map[string][]string{
+	string(events.InventoryReserved):    {string(events.OrderRequested)},
+	string(events.InventoryNotReserved): {string(events.OrderRequested)},
+	string(events.TransactionCompleted): {string(events.InventoryReserved)},
+	string(events.TransactionFailed):    {string(events.InventoryReserved)},
+	string(events.OrderAccepted):        {string(events.TransactionCompleted)},
+	string(events.OrderShipped):         {string(events.OrderAccepted)},
+	string(events.OrderCompleted):       {string(events.OrderShipped)},
+	string(events.OrderCancelled):       {string(events.InventoryNotReserved), string(events.TransactionFailed)},
+}
+
+// traceStep is one event of a trace.
+type traceStep struct {
+	Time      time.Time       `json:"time"`
+	ElapsedMS float64         `json:"elapsed_ms"`
+	HopMS     *float64        `json:"hop_ms,omitempty"`
+	After     string          `json:"after,omitempty"`
+	Type      string          `json:"type"`
+	Source    string          `json:"source"`
+	ID        string          `json:"id"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	detail    string
+	hop       time.Duration
+	elapsed   time.Duration
+}
+
+type trace struct {
+	OrderID string      `json:"order_id"`
+	Topic   string      `json:"topic"`
+	TotalMS float64     `json:"total_ms"`
+	Events  []traceStep `json:"events"`
+}
+
+func (a *app) traceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trace ORDER_ID",
+		Short: "Show one order's saga as a timeline with the latency of each hop",
+		Long: `Read the broker topic from the beginning to its current end, collect the events of one order and
+print them as a timeline: when each happened, the time since the first, and the hop latency (the
+time since the event it answers, e.g. INVENTORY_RESERVED after ORDER_REQUESTED).`,
+		Example: `  ordersctl events trace 3f0c1d9e-...
+  ordersctl events trace 3f0c1d9e-... -o json`,
+		Args:              exactArgs(1, "one order ID"),
+		ValidArgsFunction: a.completeOrders,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			tr, err := a.trace(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			return a.emitValue(tr, func(w io.Writer) { a.traceTable(w, tr) })
+		},
+	}
+	return cmd
+}
+
+func (a *app) trace(ctx context.Context, id string) (*trace, error) {
+	r, err := a.newReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	start, err := r.offsets(ctx, earliest)
+	if err != nil {
+		return nil, err
+	}
+	end, err := r.offsets(ctx, latest)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.open(start); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var steps []traceStep
+	err = r.each(ctx, end, func(f followed) bool {
+		if f.notEvent || orderOf(f) != id {
+			return true
+		}
+		key := f.event.Source() + "\x00" + f.event.ID()
+		if seen[key] {
+			return true // a redelivery
+		}
+		seen[key] = true
+		steps = append(steps, traceStep{Time: f.time, Type: f.event.Type(), Source: f.event.Source(), ID: f.event.ID(),
+			Data: json.RawMessage(f.event.Data()), detail: eventDetail(f.event)})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		return nil, fmt.Errorf("no events of order %s on %s: check the id (ordersctl orders list), or the topic no longer holds them", id, a.topic)
+	}
+	rank := func(t string) int { return slices.Index(events.All, events.Type(t)) }
+	slices.SortStableFunc(steps, func(x, y traceStep) int {
+		if c := x.Time.Compare(y.Time); c != 0 {
+			return c
+		}
+		return rank(x.Type) - rank(y.Type)
+	})
+	first := steps[0].Time
+	at := map[string]time.Time{}
+	for i := range steps {
+		s := &steps[i]
+		s.elapsed = s.Time.Sub(first)
+		s.ElapsedMS = float64(s.elapsed.Microseconds()) / 1000
+		if !s.Time.IsZero() {
+			for _, c := range causes[s.Type] {
+				if t, ok := at[c]; ok {
+					s.After, s.hop = c, s.Time.Sub(t)
+					hop := float64(s.hop.Microseconds()) / 1000
+					s.HopMS = &hop
+					break
+				}
+			}
+		}
+		if _, ok := at[s.Type]; !ok {
+			at[s.Type] = s.Time
+		}
+	}
+	if len(steps[0].Data) == 0 {
+		steps[0].Data = nil
+	}
+	return &trace{OrderID: id, Topic: a.topic, Events: steps,
+		TotalMS: float64(steps[len(steps)-1].Time.Sub(first).Microseconds()) / 1000}, nil
+}
+
+func (a *app) traceTable(w io.Writer, tr *trace) {
+	last := tr.Events[len(tr.Events)-1]
+	fmt.Fprintf(w, "Order %s: %d events in %s, %s → %s\n\n", tr.OrderID, len(tr.Events), ms(last.elapsed),
+		tr.Events[0].Type, last.Type)
+	t := &table{header: []string{"TIME", "ELAPSED", "HOP", "TYPE", "SOURCE", "AFTER", "DETAIL"}}
+	for _, s := range tr.Events {
+		hop := "-"
+		if s.HopMS != nil {
+			hop = "+" + ms(s.hop)
+		}
+		t.add(clock(s.Time), ms(s.elapsed), hop, cell{s.Type, eventColour(s.Type)}, s.Source, s.After, s.detail)
+	}
+	a.render(w, t)
+}
+
+func (a *app) sendCmd() *cobra.Command {
+	var typ, source, subject, data, id string
+	var noValidate bool
+	cmd := &cobra.Command{
+		Use:   "send --type TYPE --data JSON",
+		Short: "Publish a hand-written CloudEvent (for experiments)",
+		Long: `Publish a CloudEvent to the broker topic (or --topic) in the Kafka binding's binary mode, with
+the order id as subject, partition key and record key. The broker routes it like any other event:
+the functions it is meant for will react. For the saga's own types the data is checked against the
+event contract first (--no-validate skips that). The order id defaults to the data's order_id.`,
+		Example: `  ordersctl events send --type TRANSACTION_FAILED --source ordersctl \
+      --data '{"order_id":"3f0c1d9e-...","transaction_id":"t-1","amount_cents":2500,"reason":"payment_declined"}'
+  ordersctl events send --type EXPERIMENT --order o-1 --data @event.json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if typ == "" {
+				return usagef("--type is required, e.g. --type %s", events.TransactionFailed)
+			}
+			body, err := a.readData(data)
+			if err != nil {
+				return err
+			}
+			if subject == "" {
+				var d struct {
+					OrderID string `json:"order_id"`
+				}
+				_ = json.Unmarshal(body, &d)
+				subject = d.OrderID
+			}
+			e := cloudevents.NewEvent()
+			if id == "" {
+				id = uuid.NewString()
+			}
+			e.SetID(id)
+			e.SetType(typ)
+			e.SetSource(source)
+			e.SetTime(time.Now().UTC())
+			if subject != "" {
+				e.SetSubject(subject)
+				e.SetExtension(events.PartitionKey, subject)
+			}
+			if events.Known(events.Type(typ)) {
+				e.SetDataSchema(events.DataSchema(events.Type(typ)))
+			}
+			if body != nil {
+				if err := e.SetData(cloudevents.ApplicationJSON, json.RawMessage(body)); err != nil {
+					return err
+				}
+			}
+			if events.Known(events.Type(typ)) && !noValidate {
+				if err := validatePayload(e); err != nil {
+					return usagef("%v (--no-validate sends it anyway)", err)
+				}
+			}
+			rec, err := kafka.Record(a.topic, e)
+			if err != nil {
+				return usagef("not a valid CloudEvent: %v", err)
+			}
+			r, err := a.newReader(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			p, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			res := p.ProduceSync(ctx, rec)
+			if err := res.FirstErr(); err != nil {
+				return fmt.Errorf("publish to %s on %s: %w", a.topic, a.kafka, err)
+			}
+			out := res[0].Record
+			return a.emitValue(e, func(w io.Writer) {
+				fmt.Fprintf(w, "Sent %s %s to %s (partition %d, offset %d).\n", e.Type(), e.ID(), a.topic, out.Partition, out.Offset)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&typ, "type", "", "the CloudEvents type, e.g. TRANSACTION_FAILED (required)")
+	f.StringVar(&source, "source", "ordersctl", "the CloudEvents source")
+	f.StringVar(&subject, "order", "", "the order id: subject, partition key and record key (default: the data's order_id)")
+	f.StringVar(&subject, "subject", "", "the same as --order")
+	f.StringVar(&data, "data", "", "the data: JSON, @FILE, or - for stdin")
+	f.StringVar(&id, "id", "", "the event id (default: a new UUID; the same id and source is a redelivery to the functions)")
+	f.BoolVar(&noValidate, "no-validate", false, "send data that breaks the event contract")
+	_ = cmd.RegisterFlagCompletionFunc("type", completeTypes)
+	return cmd
+}
+
+// readData reads --data: inline JSON, @file or - (stdin). It must be one JSON value.
+func (a *app) readData(data string) ([]byte, error) {
+	var b []byte
+	switch {
+	case data == "":
+		return nil, nil
+	case data == "-":
+		var err error
+		if b, err = io.ReadAll(io.LimitReader(a.env.Stdin, events.MaxDataBytes+1)); err != nil {
+			return nil, err
+		}
+	case strings.HasPrefix(data, "@"):
+		var err error
+		if b, err = os.ReadFile(data[1:]); err != nil {
+			return nil, usagef("--data %s: %v", data, err)
+		}
+	default:
+		b = []byte(data)
+	}
+	if !json.Valid(b) {
+		return nil, usagef("--data is not valid JSON")
+	}
+	return b, nil
+}
+
+// validatePayload checks the data of a saga event as its consumers will.
+func validatePayload(e cloudevents.Event) error {
+	var err error
+	switch events.Type(e.Type()) {
+	case events.OrderRequested:
+		_, err = events.Decode[events.OrderRequestedV1](e)
+	case events.InventoryReserved:
+		_, err = events.Decode[events.InventoryReservedV1](e)
+	case events.InventoryNotReserved:
+		_, err = events.Decode[events.InventoryNotReservedV1](e)
+	case events.TransactionCompleted:
+		_, err = events.Decode[events.TransactionCompletedV1](e)
+	case events.TransactionFailed:
+		_, err = events.Decode[events.TransactionFailedV1](e)
+	case events.OrderAccepted:
+		_, err = events.Decode[events.OrderAcceptedV1](e)
+	case events.OrderShipped:
+		_, err = events.Decode[events.OrderShippedV1](e)
+	case events.OrderCompleted:
+		_, err = events.Decode[events.OrderCompletedV1](e)
+	case events.OrderCancelled:
+		_, err = events.Decode[events.OrderCancelledV1](e)
+	}
+	return err
+}
+
+// readable makes JSON data print as JSON rather than base64 (how it travelled is no part of
+// the event).
+func readable(e cloudevents.Event) cloudevents.Event {
+	if e.DataBase64 && json.Valid(e.Data()) {
+		e = e.Clone()
+		e.DataBase64 = false
+	}
+	return e
+}
