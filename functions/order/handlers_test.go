@@ -289,3 +289,16 @@ func TestPingEventSweepsTheOutbox(t *testing.T) {
 		t.Fatalf("published %v, want the stranded ORDER_REQUESTED %s", got, requested.ID())
 	}
 }
+
+func TestTextPostgreSQLCannotStoreIsRefusedNotRetried(t *testing.T) {
+	fx := newFixture(t)
+	o := fx.placeOrder(t)
+	e := eventstest.New(t, events.SourcePayment, events.TransactionFailedV1{OrderID: o.ID, TransactionID: "tx-1", AmountCents: 1, Reason: "declined"})
+	_ = e.SetData(cloudevents.ApplicationJSON, map[string]any{"order_id": o.ID, "transaction_id": "tx-1", "amount_cents": 1, "reason": "bad\x00reason"})
+	if _, err := fx.fn.Handle(context.Background(), e); function.EventStatus(err) != http.StatusBadRequest {
+		t.Errorf("NUL in reason: %v, want 400", err)
+	}
+	if got := fx.order(t, o.ID); got.Status != Requested {
+		t.Errorf("order changed to %s", got.Status)
+	}
+}

@@ -1,10 +1,12 @@
 package order
 
 import (
+	"context"
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -32,6 +34,9 @@ func (a *api) routes(mux *http.ServeMux) {
 type CreateRequest struct {
 	Items []events.Line `json:"items"`
 }
+
+// publishTimeout bounds the publish after commit on the request path.
+const publishTimeout = 2 * time.Second
 
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 200
@@ -64,8 +69,11 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if created {
-		// The order is committed; if publishing fails now, the outbox sweep publishes later.
-		if err := a.relay.Publish(r.Context(), requested); err != nil {
+		// The order is committed; if publishing fails or is slow now (Kafka down), the outbox
+		// sweep publishes later: the client gets its 202 either way, without waiting on Kafka.
+		ctx, cancel := context.WithTimeout(r.Context(), publishTimeout)
+		defer cancel()
+		if err := a.relay.Publish(ctx, requested); err != nil {
 			slog.WarnContext(r.Context(), "publish after commit failed; left to the outbox sweep", "order", o.ID, "err", err)
 		}
 	}

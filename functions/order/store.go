@@ -93,8 +93,16 @@ func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
 
 // List returns up to limit orders, newest first: userID's, or everyone's when userID is empty.
 func (s *Store) List(ctx context.Context, userID string, limit int) ([]*Order, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
-		WHERE $1 = '' OR user_id = $1 ORDER BY created_at DESC, id LIMIT $2`, userID, limit)
+	// Two statements rather than one with "$1 = '' OR user_id = $1": a prepared statement gets
+	// one plan, and that plan could not use orders_by_user.
+	var rows pgx.Rows
+	var err error
+	if userID == "" {
+		rows, err = s.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders ORDER BY created_at DESC, id LIMIT $1`, limit)
+	} else {
+		rows, err = s.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
+			WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2`, userID, limit)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"unicode/utf8"
 )
 
 // Each payload is version 1 of its schema. A breaking change gets a new version: a new DataSchema
@@ -31,7 +33,8 @@ type InventoryReservedV1 struct {
 	TotalCents int64  `json:"total_cents"`
 }
 
-// Reasons inventory gives for not reserving.
+// Reasons an order does not go through: inventory's for not reserving, and payment's for
+// declining.
 const (
 	ReasonUnknownSKU      = "unknown_sku"
 	ReasonInsufficient    = "insufficient_stock"
@@ -163,6 +166,16 @@ func required(name, value string) error {
 	}
 	if len(value) > 200 {
 		return fmt.Errorf("%s is longer than 200 characters", name)
+	}
+	return ValidText(name, value)
+}
+
+// ValidText reports an error when value is not text PostgreSQL can store: invalid UTF-8 or a
+// NUL byte. Such an event can never be handled, so it must be refused as invalid (400) rather
+// than fail in the database (500, retried forever).
+func ValidText(name, value string) error {
+	if !utf8.ValidString(value) || strings.ContainsRune(value, 0) {
+		return fmt.Errorf("%s is not valid UTF-8 text", name)
 	}
 	return nil
 }

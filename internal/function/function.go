@@ -17,6 +17,9 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
 // Function is a saga function.
@@ -93,11 +96,18 @@ func NewHandler(fn Function) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := fn.Ready(ctx); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			// The cause goes to the log only: it names hosts and roles.
+			slog.WarnContext(ctx, "not ready", "err", err)
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
 	})
 	fn.Routes(mux)
+	// Anything else, including a known path with a method it does not take, is a JSON 404,
+	// like every other error of the REST API.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+	})
 	return mux
 }

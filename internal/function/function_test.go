@@ -122,3 +122,21 @@ func TestReadinessReflectsTheFunction(t *testing.T) {
 		t.Errorf("liveness: %d, want 200", w.Code)
 	}
 }
+
+func TestUnknownRoutesAreJSON404s(t *testing.T) {
+	f := &echo{}
+	for _, req := range []*http.Request{httptest.NewRequest("GET", "/orderz", nil), httptest.NewRequest("DELETE", "/health/liveness", nil)} {
+		w := f.post(t, req)
+		if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/json" || !strings.Contains(w.Body.String(), `"error"`) {
+			t.Errorf("%s %s: %d %q %s, want a JSON 404", req.Method, req.URL.Path, w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
+	}
+}
+
+func TestReadinessDoesNotRevealItsCause(t *testing.T) {
+	f := &echo{ready: errors.New("dial tcp 10.0.0.7:5432: user=orders")}
+	w := f.post(t, httptest.NewRequest("GET", "/health/readiness", nil))
+	if strings.Contains(w.Body.String(), "10.0.0.7") || strings.Contains(w.Body.String(), "orders") {
+		t.Errorf("readiness body %q reveals the cause", w.Body)
+	}
+}

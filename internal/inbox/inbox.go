@@ -8,6 +8,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 
@@ -58,6 +59,11 @@ func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handl
 		_, err = tx.Exec(ctx, `UPDATE inbox SET reply = $3 WHERE source = $1 AND id = $2`, e.Source(), e.ID(), raw)
 		return err
 	})
+	if postgres.IsDataException(err) {
+		// Input PostgreSQL cannot store (bad encoding, out of range) fails the same way on every
+		// retry: refuse it rather than have it retried forever.
+		return nil, fmt.Errorf("%w: %v", events.ErrInvalid, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +96,9 @@ func Handle[P events.Payload](ctx context.Context, pool *pgxpool.Pool, e cloudev
 	p, err := events.Decode[P](e)
 	if err != nil {
 		return nil, err
+	}
+	if err := errors.Join(events.ValidText("id", e.ID()), events.ValidText("source", e.Source())); err != nil {
+		return nil, fmt.Errorf("%w: %v", events.ErrInvalid, err)
 	}
 	return Process(ctx, pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
 		return apply(ctx, tx, e, p)

@@ -91,7 +91,12 @@ func (r *Relay) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
+// sweepTimeout bounds one sweep transaction, so a broker outage does not hold row locks open.
+const sweepTimeout = 10 * time.Second
+
 func (r *Relay) sweepOnce(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+	defer cancel()
 	n := 0
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, event FROM outbox

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -78,6 +79,14 @@ func IsUniqueViolation(err error) bool { return hasCode(err, codeUniqueViolation
 
 // IsCheckViolation reports whether err is a CHECK constraint violation.
 func IsCheckViolation(err error) bool { return hasCode(err, codeCheckViolation) }
+
+// IsDataException reports whether err is a PostgreSQL data exception (SQLSTATE class 22:
+// invalid encoding, value out of range, invalid text representation): the input is at fault, so
+// the same statement fails again on retry.
+func IsDataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+}
 
 // IsNoRows reports whether err says a query returned no row.
 func IsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

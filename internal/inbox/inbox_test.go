@@ -1,0 +1,93 @@
+package inbox_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/events/eventstest"
+	"github.com/ordersaga/ordersaga/internal/inbox"
+	"github.com/ordersaga/ordersaga/internal/postgres"
+	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
+)
+
+func newPool(t *testing.T) *pgxpool.Pool {
+	url := pgtest.NewSchema(t, "ordersaga_inbox_test", "inboxtest")
+	pool, err := postgres.Connect(context.Background(), url, "inboxtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := inbox.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), `CREATE TABLE effects (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, table string) int {
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAFailedHandlerLeavesNoTraceAndRunsAgainOnRedelivery(t *testing.T) {
+	pool := newPool(t)
+	e := eventstest.New(t, events.SourceShipping, events.OrderShippedV1{OrderID: "o-1", TrackingID: "T"})
+	calls := 0
+	handle := func(fail bool) inbox.HandleFunc {
+		return func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+			calls++
+			if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES (1)`); err != nil {
+				return nil, err
+			}
+			if fail { // after the claim and the effect: both must roll back
+				return nil, errors.New("transient")
+			}
+			return events.Reply(e, events.SourceOrder, events.OrderCompletedV1{OrderID: "o-1", Items: []events.Line{{SKU: "A", Quantity: 1}}})
+		}
+	}
+	if _, err := inbox.Process(context.Background(), pool, e, handle(true)); err == nil {
+		t.Fatal("the failing handler's error was lost")
+	}
+	if count(t, pool, "inbox") != 0 || count(t, pool, "effects") != 0 {
+		t.Fatal("a failed delivery left its claim or its effect behind")
+	}
+	first, err := inbox.Process(context.Background(), pool, e, handle(false))
+	if err != nil || first == nil {
+		t.Fatalf("redelivery: %v, %v", first, err)
+	}
+	again, err := inbox.Process(context.Background(), pool, e, handle(false))
+	if err != nil || again == nil || again.ID() != first.ID() || string(again.Data()) != string(first.Data()) {
+		t.Fatalf("third delivery = %v, %v; want the stored reply %s", again, err, first.ID())
+	}
+	if calls != 2 || count(t, pool, "effects") != 1 {
+		t.Errorf("handler ran %d times with %d effects; want 2 runs (failed, then once) and 1 effect", calls, count(t, pool, "effects"))
+	}
+}
+
+func TestHandleRefusesEventsPostgreSQLCannotStore(t *testing.T) {
+	pool := newPool(t)
+	nul := eventstest.New(t, events.SourceShipping, events.OrderShippedV1{OrderID: "o-1", TrackingID: "T"})
+	nul.SetID("id\x00")
+	badUTF8 := eventstest.New(t, events.SourceShipping, events.OrderShippedV1{OrderID: "o-1", TrackingID: "T"})
+	badUTF8.SetID("id\xff")
+	apply := func(context.Context, pgx.Tx, cloudevents.Event, events.OrderShippedV1) (*cloudevents.Event, error) {
+		t.Error("handler ran for an event that cannot be stored")
+		return nil, nil
+	}
+	for _, e := range []cloudevents.Event{nul, badUTF8} {
+		if _, err := inbox.Handle(context.Background(), pool, e, apply); !errors.Is(err, events.ErrInvalid) {
+			t.Errorf("id %q source %q: %v, want ErrInvalid", e.ID(), e.Source(), err)
+		}
+	}
+}
