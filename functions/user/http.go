@@ -26,7 +26,8 @@ type loginView struct {
 var errBadCredentials = apperr.Errorf(apperr.Unauthorized, "invalid email or password")
 
 // signup creates an account: 201 {id, email, role}. Errors: 400 (bad body, email or password),
-// 409 (email taken, in any case), 413, 415.
+// 403 (an admin's email: admin accounts come from configuration), 409 (email taken, in any
+// case), 413, 415.
 func (f *Function) signup(w http.ResponseWriter, r *http.Request) error {
 	c, err := decodeCredentials(r)
 	if err != nil {
@@ -35,6 +36,11 @@ func (f *Function) signup(w http.ResponseWriter, r *http.Request) error {
 	email, err := validateSignup(c)
 	if err != nil {
 		return err
+	}
+	if f.admins[email] {
+		// Admin accounts are made by configuration (the bootstrap admin), never by signup: else
+		// whoever signs up first with an admin's email, which nobody verifies, becomes admin.
+		return errAdminSignup
 	}
 	hash, err := f.hasher.Hash(r.Context(), c.Password)
 	if err != nil {
@@ -47,6 +53,9 @@ func (f *Function) signup(w http.ResponseWriter, r *http.Request) error {
 	httpapi.WriteJSON(w, http.StatusCreated, userView{ID: u.ID, Email: u.Email, Role: f.Role(u.Email)})
 	return nil
 }
+
+// errAdminSignup refuses signup for an email configured as an admin's.
+var errAdminSignup = apperr.Errorf(apperr.Forbidden, "this email belongs to an administrator account, which is created by configuration, not by signup")
 
 // login checks credentials and issues an access token, in the body and as an HttpOnly cookie.
 // An unknown email costs the same password hash as a wrong password and gets the same 401, so
