@@ -44,7 +44,7 @@ run:
 
 # ---- Cluster deployment (README "Deploy to a cluster"); needs kubectl, openssl and ko ----
 NAMESPACE ?= ordersaga
-FUNCTIONS := order inventory payment shipping user deadletter
+FUNCTIONS := order inventory payment shipping user deadletter gateway
 RELEASE ?= release.yaml
 PUSH ?= true
 FUNC_STAGE := .func-stage

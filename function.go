@@ -1,6 +1,6 @@
 // Package ordersaga is what knative/func builds from the root func.yaml: New returns an instance
 // that serves the saga function named by ORDERSAGA_FUNCTION (order, inventory, payment,
-// shipping, user, deadletter) with the same handler the ko-built binaries serve: CloudEvents on
+// shipping, user, deadletter, gateway) with the same handler the ko-built binaries serve: CloudEvents on
 // POST /, the function's REST routes, probes under /health/. func's Go scaffolding (func-go's
 // http middleware) calls Start, Handle, Ready, Alive and Stop. The cmd/<name> binaries do not
 // use it.
@@ -21,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/functions/shipping"
 	"github.com/ordersaga/ordersaga/functions/user"
 	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/gateway"
 )
 
 // FunctionEnv names the function an instance serves.
@@ -34,6 +35,7 @@ var builders = map[string]func(ctx context.Context) (function.Function, error){
 	"shipping":   func(ctx context.Context) (function.Function, error) { return shipping.New(ctx) },
 	"user":       func(ctx context.Context) (function.Function, error) { return user.New(ctx) },
 	"deadletter": func(context.Context) (function.Function, error) { return sink.New(), nil },
+	"gateway":    func(ctx context.Context) (function.Function, error) { return gateway.New(ctx) },
 }
 
 // Instance is one running function, as func's middleware sees it.

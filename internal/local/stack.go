@@ -25,6 +25,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
+	"github.com/ordersaga/ordersaga/internal/gateway"
 	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
@@ -177,11 +178,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.run(ctx, "trigger "+t.Name, d.Run)
 	}
 
-	gateway, err := newGateway(urls)
+	front, err := gateway.Handler(urls)
 	if err != nil {
 		return nil, err
 	}
-	if s.GatewayURL, err = s.serve(ctx, cfg.GatewayAddr, gateway); err != nil {
+	if s.GatewayURL, err = s.serve(ctx, cfg.GatewayAddr, front); err != nil {
 		return nil, fmt.Errorf("gateway on %s: %w (set ORDERSAGA_GATEWAY_ADDR to use another address)", cfg.GatewayAddr, err)
 	}
 	return s, nil
@@ -265,6 +266,9 @@ func (s *Stack) startKafka(cfg Config, source *manifests.KafkaSource, broker *ev
 	return cluster.ListenAddrs(), nil
 }
 
+// gatewayService is config/'s public REST gateway.
+const gatewayService = "gateway"
+
 // topicPartitions matches config/'s broker ConfigMap: orders in parallel, each order in order.
 const topicPartitions = 12
 
@@ -322,6 +326,9 @@ func buildFunctions(ctx context.Context, cfg Config, set *manifests.Set) (map[st
 	bins := map[string]string{}
 	args := []string{"build", "-trimpath", "-o", binDir + "/"}
 	for _, svc := range set.Services {
+		if svc.Name == gatewayService {
+			continue // served in-process on GatewayAddr, with the same handler
+		}
 		bins[svc.Name] = filepath.Join(binDir, svc.Name)
 		args = append(args, "./cmd/"+svc.Name)
 	}

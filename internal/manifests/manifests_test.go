@@ -282,18 +282,20 @@ func checkEnvRef(t *testing.T, config *manifests.Set, svc *servingv1.Service, e 
 	}
 }
 
-// Each reacting function and the dead-letter sink is a Service; event-only ones are
-// cluster-local; all scale to zero with their autoscaling annotations on the revision template
+// Each reacting function, the dead-letter sink and the gateway is a Service; all but the gateway
+// are cluster-local; all scale to zero with their autoscaling annotations on the revision template
 // only (the Serving webhook rejects them on the Service's metadata).
 func TestServices(t *testing.T) {
 	set := load(t)
-	want := map[string]bool{"deadletter": true, "user": true}
+	want := map[string]bool{"deadletter": true, "user": true, "gateway": true}
 	for _, fns := range events.Reactions {
 		for _, fn := range fns {
 			want[fn] = true
 		}
 	}
-	public := map[string]bool{"order": true, "inventory": true, "user": true}
+	// Only the gateway is public: it forwards REST paths and nothing else, so no one outside
+	// the cluster can POST a saga event to a function.
+	public := map[string]bool{"gateway": true}
 	for name := range want {
 		svc, ok := set.Service(namespace, name)
 		if !ok {
@@ -302,10 +304,10 @@ func TestServices(t *testing.T) {
 		}
 		vis := svc.Labels["networking.knative.dev/visibility"]
 		if public[name] && vis != "" {
-			t.Errorf("service %s serves REST and must be public, has visibility %q", name, vis)
+			t.Errorf("service %s is the public entry and must be public, has visibility %q", name, vis)
 		}
 		if !public[name] && vis != "cluster-local" {
-			t.Errorf("service %s only receives events and must be cluster-local, has visibility %q", name, vis)
+			t.Errorf("service %s receives events and must be cluster-local, has visibility %q", name, vis)
 		}
 	}
 	for _, svc := range set.Services {

@@ -1,0 +1,119 @@
+// Package gateway is the one public entry to the system: a reverse proxy that forwards the REST
+// paths of DESIGN.md section 5 to the function serving each, and nothing else. The functions
+// themselves stay cluster-local, so nobody outside can POST a saga event to them; only the
+// broker can. The local stack serves the same handler on 127.0.0.1:8080.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/httpapi"
+)
+
+// Routes maps each REST path to the function that serves it. The paths do not collide, so one
+// gateway fronts them all.
+var Routes = map[string]string{
+	"/signup":       "user",
+	"/login":        "user",
+	"/logout":       "user",
+	"/me":           "user",
+	"/.well-known/": "user",
+	"/items":        "inventory",
+	"/items/":       "inventory",
+	"/orders":       "order",
+	"/orders/":      "order",
+}
+
+// proxies returns a reverse proxy per route, to urls[function].
+func proxies(urls map[string]string) (map[string]http.Handler, error) {
+	// Keep connections to the functions alive under load (net/http's default keeps 2 per host).
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 1000, 200
+	byFunction := map[string]http.Handler{}
+	out := map[string]http.Handler{}
+	for path, fn := range Routes {
+		proxy, ok := byFunction[fn]
+		if !ok {
+			target, err := url.Parse(urls[fn])
+			if err != nil || target.Host == "" {
+				return nil, fmt.Errorf("gateway: no URL for the %s function", fn)
+			}
+			p := httputil.NewSingleHostReverseProxy(target)
+			p.Transport = transport
+			proxy = p
+			byFunction[fn] = proxy
+		}
+		out[path] = proxy
+	}
+	return out, nil
+}
+
+// Handler proxies each route to its function's base URL (urls by function name) and answers
+// every other path with a JSON 404.
+func Handler(urls map[string]string) (http.Handler, error) {
+	routes, err := proxies(urls)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	for path, h := range routes {
+		mux.Handle(path, h)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such path"))
+	})
+	return mux, nil
+}
+
+// Config is where the functions are, from the environment (cluster-local URLs on a cluster).
+type Config struct {
+	UserURL      string `envconfig:"USER_URL" required:"true"`
+	OrderURL     string `envconfig:"ORDER_URL" required:"true"`
+	InventoryURL string `envconfig:"INVENTORY_URL" required:"true"`
+}
+
+// Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It
+// reacts to no events.
+type Function struct {
+	routes map[string]http.Handler
+}
+
+// New builds the gateway from the environment.
+func New(context.Context) (*Function, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return nil, err
+	}
+	routes, err := proxies(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL})
+	if err != nil {
+		return nil, err
+	}
+	return &Function{routes: routes}, nil
+}
+
+// Handle refuses every event: the gateway is not a subscriber.
+func (f *Function) Handle(_ context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	return nil, function.Result(function.Rejectf("the gateway reacts to no events; got %q", e.Type()))
+}
+
+// Routes adds the proxied REST paths.
+func (f *Function) Routes(mux *http.ServeMux) {
+	for path, h := range f.routes {
+		mux.Handle(path, h)
+	}
+}
+
+// Ready reports ready: the gateway holds no state; each function has its own probe.
+func (f *Function) Ready(context.Context) error { return nil }
+
+// Close has nothing to release.
+func (f *Function) Close() {}

@@ -1,0 +1,80 @@
+package gateway_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/gateway"
+)
+
+// backend answers with its own name, so a test sees where a request went.
+func backend(t *testing.T, name string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, name+" "+r.Method+" "+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func get(t *testing.T, h http.Handler, method, path string) (int, string) {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(method, path, strings.NewReader("{}")))
+	return w.Code, w.Body.String()
+}
+
+func TestRESTPathsReachTheirFunctionAndNothingElseDoes(t *testing.T) {
+	h, err := gateway.Handler(map[string]string{"user": backend(t, "user"), "order": backend(t, "order"), "inventory": backend(t, "inventory")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/login": "user POST /login", "/.well-known/jwks.json": "user POST /.well-known/jwks.json",
+		"/orders": "order POST /orders", "/orders/42": "order POST /orders/42", "/items/BOOK-1": "inventory POST /items/BOOK-1",
+	} {
+		if code, body := get(t, h, "POST", path); code != 200 || body != want {
+			t.Errorf("POST %s: %d %q, want %q", path, code, body, want)
+		}
+	}
+	// The CloudEvents endpoint of every function is POST /: the gateway must not reach it.
+	for _, path := range []string{"/", "/health/readiness", "/orderz"} {
+		if code, body := get(t, h, "POST", path); code != http.StatusNotFound || !strings.Contains(body, `"error"`) {
+			t.Errorf("POST %s: %d %q, want a JSON 404", path, code, body)
+		}
+	}
+}
+
+func TestTheGatewayFunctionRefusesEvents(t *testing.T) {
+	t.Setenv("USER_URL", backend(t, "user"))
+	t.Setenv("ORDER_URL", backend(t, "order"))
+	t.Setenv("INVENTORY_URL", backend(t, "inventory"))
+	fn, err := gateway.New(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := function.NewHandler(fn)
+	req := httptest.NewRequest("POST", "/", strings.NewReader(`{"order_id":"o"}`))
+	for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "1", "Ce-Source": "x", "Ce-Type": "TRANSACTION_COMPLETED", "Content-Type": "application/json"} {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("event to the gateway: %d, want 400", w.Code)
+	}
+	if code, body := get(t, h, "GET", "/orders"); code != 200 || body != "order GET /orders" {
+		t.Errorf("GET /orders: %d %q", code, body)
+	}
+}
+
+func TestNewRequiresEveryFunctionURL(t *testing.T) {
+	t.Setenv("USER_URL", "")
+	t.Setenv("ORDER_URL", "http://order")
+	t.Setenv("INVENTORY_URL", "http://inventory")
+	if _, err := gateway.New(t.Context()); err == nil {
+		t.Error("New succeeded without USER_URL")
+	}
+}
