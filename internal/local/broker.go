@@ -226,8 +226,20 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
 	}
 	deadLettered := false
 	if err != nil && ctx.Err() == nil && d.DeadLetter != "" {
-		if err = d.deadLetter(ctx, e, failedAt, info); err == nil {
-			deadLettered = true
+		// An event is done only once delivered or dead-lettered: while the sink is down, keep
+		// trying (this lane waits, its offset stays uncommitted) rather than drop the event.
+		for {
+			if err = d.deadLetter(ctx, e, failedAt, info); err == nil {
+				deadLettered = true
+				break
+			}
+			slog.Warn("dispatcher: dead-letter sink unavailable; retrying", "trigger", d.Trigger.Name, "type", e.Type(), "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+				continue
+			}
+			break
 		}
 	}
 	attrs := []any{"type", e.Type(), "order", e.Subject(), "function", subscriberName(d.Trigger), "status", status,

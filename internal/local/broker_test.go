@@ -685,3 +685,28 @@ func TestRepositoryManifestsLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDispatcherKeepsAnEventUntilTheDeadLetterSinkTakesIt(t *testing.T) {
+	brokers := kafkaCluster(t, 12, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	// The sink is down for longer than one delivery's retries (1 + 3 attempts), then recovers.
+	const outage = 6
+	dls := newRecorder(t, func(n int, _ cloudevents.Event, w http.ResponseWriter) {
+		if n <= outage {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	sub := newRecorder(t, func(_ int, _ cloudevents.Event, w http.ResponseWriter) { w.WriteHeader(http.StatusBadRequest) })
+	tr := trigger(t, "sinkdown", "test.request", sub.URL(), fmt.Sprintf(retryDelivery, dls.URL()))
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+
+	in := testEvent(t, "test.request", "order-3", 1)
+	produce(t, kafkaClient(t, brokers), testTopic, in)
+	for i := 0; i <= outage; i++ { // every attempt is the same event, up to the one accepted
+		if e := dls.next(t); e.ID() != in.ID() {
+			t.Fatalf("dead-letter attempt %d carried %s, want %s", i+1, e.ID(), in.ID())
+		}
+	}
+}
