@@ -1,7 +1,6 @@
 package user
 
 import (
-	"io"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -31,42 +30,9 @@ type credentials struct {
 // or Invalid (400), as httpapi.Decode, with the tighter size limit.
 func decodeCredentials(r *http.Request) (credentials, error) {
 	var c credentials
-	body := &limitedBody{rc: r.Body, left: maxCredentialsBytes}
-	r.Body = body
-	err := httpapi.Decode(r, &c)
-	if body.exceeded {
-		return c, apperr.Errorf(apperr.TooLarge, "body is larger than %d bytes", maxCredentialsBytes)
-	}
+	err := httpapi.DecodeLimit(r, &c, maxCredentialsBytes)
 	return c, err
 }
-
-// limitedBody fails a read past its limit and remembers that it did, so that the caller can
-// answer 413 rather than httpapi's generic "cannot read body".
-type limitedBody struct {
-	rc       io.ReadCloser
-	left     int64
-	exceeded bool
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left < 0 {
-		return 0, errTooLarge
-	}
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		b.exceeded = true
-		return n, errTooLarge
-	}
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
-
-var errTooLarge = apperr.Errorf(apperr.TooLarge, "body too large")
 
 // canonicalEmail returns email trimmed and in lower case, the form stored and compared, so that
 // addresses differing only in case are one account. ok is false unless it is a plain address

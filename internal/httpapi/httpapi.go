@@ -30,16 +30,19 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Decode reads r's body into v: the content type must be JSON, the body at most MaxBodyBytes and
 // exactly one JSON object whose fields v knows. Errors are *apperr.Error with codes
 // UnsupportedType, TooLarge or Invalid.
-func Decode(r *http.Request, v any) error {
+func Decode(r *http.Request, v any) error { return DecodeLimit(r, v, MaxBodyBytes) }
+
+// DecodeLimit is Decode with a body limit of its own, for endpoints that take less.
+func DecodeLimit(r *http.Request, v any, maxBytes int) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return apperr.Errorf(apperr.UnsupportedType, "Content-Type must be application/json")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxBytes)+1))
 	if err != nil {
 		return apperr.Errorf(apperr.Invalid, "cannot read body")
 	}
-	if len(body) > MaxBodyBytes {
-		return apperr.Errorf(apperr.TooLarge, "body is larger than %d bytes", MaxBodyBytes)
+	if len(body) > maxBytes {
+		return apperr.Errorf(apperr.TooLarge, "body is larger than %d bytes", maxBytes)
 	}
 	return DecodeBytes(body, v)
 }
@@ -57,7 +60,8 @@ func DecodeBytes(body []byte, v any) error {
 	return nil
 }
 
-// describe turns a decoding error into a message that names the field and never echoes input.
+// describe turns a decoding error into a short message that names the field at fault; it
+// echoes no values, only (for an unknown field) the field's name.
 func describe(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError

@@ -47,8 +47,5 @@ func (p *Producer) Publish(ctx context.Context, es ...cloudevents.Event) error {
 	return nil
 }
 
-// Ping checks that a broker answers.
-func (p *Producer) Ping(ctx context.Context) error { return p.client.Ping(ctx) }
-
 // Close flushes and disconnects.
 func (p *Producer) Close() { p.client.Close() }
