@@ -8,6 +8,7 @@ import (
 	"context"
 	"embed"
 	"io/fs"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -92,3 +93,8 @@ func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
 
 // Close closes the database pool.
 func (f *Function) Close() { f.pool.Close() }
+
+// Maintain prunes the inbox hourly while the function is up (see function.Maintainer).
+func (f *Function) Maintain(ctx context.Context) {
+	inbox.PruneEvery(ctx, f.pool, time.Hour, inbox.Retention)
+}

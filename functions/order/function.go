@@ -20,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/inbox"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/outbox"
 )
@@ -139,3 +140,8 @@ var _ function.Function = (*Function)(nil)
 
 // source is the CloudEvents source of everything the order function emits.
 const source = events.SourceOrder
+
+// Maintain prunes the inbox hourly while the function is up (see function.Maintainer).
+func (f *Function) Maintain(ctx context.Context) {
+	inbox.PruneEvery(ctx, f.pool, time.Hour, inbox.Retention)
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5"
@@ -118,3 +119,8 @@ func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
 
 // Close releases the database pool.
 func (f *Function) Close() { f.pool.Close() }
+
+// Maintain prunes the inbox hourly while the function is up (see function.Maintainer).
+func (f *Function) Maintain(ctx context.Context) {
+	inbox.PruneEvery(ctx, f.pool, time.Hour, inbox.Retention)
+}

@@ -36,6 +36,12 @@ type Function interface {
 	Close()
 }
 
+// Maintainer is a Function with housekeeping (pruning its inbox) to run in the background while
+// it is up; Main calls Maintain once and cancels its context on shutdown.
+type Maintainer interface {
+	Maintain(ctx context.Context)
+}
+
 // Main runs the function that build makes until SIGTERM or SIGINT, then drains in-flight
 // requests and closes it. It is the whole of each function's main(). The port comes from PORT
 // (Knative sets it), 8080 by default.
@@ -63,6 +69,9 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 		return err
 	}
 	defer fn.Close()
+	if m, ok := fn.(Maintainer); ok {
+		go m.Maintain(ctx)
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("HOST"), strconv.Itoa(port)))
 	if err != nil {
 		return err

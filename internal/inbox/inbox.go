@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5"
@@ -103,4 +105,47 @@ func Handle[P events.Payload](ctx context.Context, pool *pgxpool.Pool, e cloudev
 	return Process(ctx, pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
 		return apply(ctx, tx, e, p)
 	})
+}
+
+// Prune deletes the records of events handled more than olderThan ago, in batches, and returns
+// how many it deleted. Keep olderThan above the longest time an event can be redelivered (the
+// broker topic's retention): a redelivery older than that would be handled again. Each function's
+// own keys (one reservation, charge or shipment per order; the order state machine) make even
+// that harmless, but the inbox is the first line.
+func Prune(ctx context.Context, pool *pgxpool.Pool, olderThan time.Duration) (int64, error) {
+	var total int64
+	for {
+		tag, err := pool.Exec(ctx, `DELETE FROM inbox WHERE ctid IN (
+			SELECT ctid FROM inbox WHERE handled_at < now() - $1 * interval '1 millisecond' LIMIT 5000)`,
+			olderThan.Milliseconds())
+		if err != nil {
+			return total, fmt.Errorf("prune inbox: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 5000 {
+			return total, nil
+		}
+	}
+}
+
+// Retention is how long handled events are remembered: longer than the broker topic keeps them
+// (Kafka's default retention is 7 days).
+const Retention = 8 * 24 * time.Hour
+
+// PruneEvery prunes every interval until ctx ends, logging failures.
+func PruneEvery(ctx context.Context, pool *pgxpool.Pool, interval, olderThan time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := Prune(ctx, pool, olderThan); err != nil && ctx.Err() == nil {
+				slog.Warn("inbox prune", "err", err)
+			} else if n > 0 {
+				slog.Info("inbox pruned", "rows", n)
+			}
+		}
+	}
 }

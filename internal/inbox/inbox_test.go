@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -89,5 +90,23 @@ func TestHandleRefusesEventsPostgreSQLCannotStore(t *testing.T) {
 		if _, err := inbox.Handle(context.Background(), pool, e, apply); !errors.Is(err, events.ErrInvalid) {
 			t.Errorf("id %q source %q: %v, want ErrInvalid", e.ID(), e.Source(), err)
 		}
+	}
+}
+
+func TestPruneForgetsOnlyOldEvents(t *testing.T) {
+	pool := newPool(t)
+	ctx := context.Background()
+	for i, age := range []string{"10 days", "9 days", "1 hour", "0"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO inbox (source, id, type, handled_at) VALUES ('s', $1, 'T', now() - $2::interval)`,
+			fmt.Sprint(i), age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := inbox.Prune(ctx, pool, inbox.Retention)
+	if err != nil || n != 2 {
+		t.Fatalf("Prune = %d, %v; want the 2 events older than %s", n, err, inbox.Retention)
+	}
+	if left := count(t, pool, "inbox"); left != 2 {
+		t.Errorf("%d events left, want the 2 recent ones", left)
 	}
 }
