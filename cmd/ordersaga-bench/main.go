@@ -32,6 +32,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/loadtest"
 	"github.com/ordersaga/ordersaga/internal/local"
+	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
 type options struct {
@@ -196,7 +197,7 @@ func run(ctx context.Context, o options) error {
 // startStack starts the local stack as the end-to-end test does, quiet, on a scratch database
 // it drops afterwards and a fresh Kafka folder.
 func startStack(ctx context.Context, o options) (*local.Stack, func(), error) {
-	root, err := moduleRoot()
+	root, err := manifests.ModuleRoot()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -288,23 +289,6 @@ func pgbench(ctx context.Context, o options) (*PGBench, error) {
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return &PGBench{Clients: o.pgbenchCli, DurationS: o.pgbenchSeconds, TPS: tps,
 		Command: "pgbench " + strings.Join(args[:len(args)-1], " ")}, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the repository: no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func freePort() (int, error) {

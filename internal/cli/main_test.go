@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/local"
+	"github.com/ordersaga/ordersaga/internal/manifests"
 	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
 )
 
@@ -94,7 +95,7 @@ func bootStack() (skip string, err error) {
 	u, _ := url.Parse(pgtest.AdminURL())
 	u.Path = "/" + name
 
-	root, err := moduleRoot()
+	root, err := manifests.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -113,23 +114,6 @@ func bootStack() (skip string, err error) {
 		PaymentSuccessRate: "1", Quiet: true,
 	})
 	return "", err
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
 }
 
 func freePort() (int, error) {
