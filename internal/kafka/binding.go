@@ -122,3 +122,14 @@ func Event(r *kgo.Record) (cloudevents.Event, error) {
 	}
 	return e, e.Validate()
 }
+
+// Type is the record's ce_type header: the event type of a binary-mode record, read without
+// decoding the event ("" for a structured or plain record).
+func Type(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == "ce_type" {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

@@ -88,6 +88,7 @@ type TriggerDispatcher struct {
 	Quiet bool
 
 	filter     eventfilter.Filter
+	exactType  string // the type the filter matches exactly, when that is all it does
 	dispatcher *kncloudevents.Dispatcher
 	retry      kncloudevents.RetryConfig
 }
@@ -113,12 +114,26 @@ func filterFor(t *eventingv1.Trigger) eventfilter.Filter {
 // dialled a new connection.
 var keepAlive sync.Once
 
+// exactTypeOf returns the event type t's filter selects when it selects on nothing else (one
+// `exact: {type: X}` filter, or the legacy attribute filter on type alone), else "".
+func exactTypeOf(t *eventingv1.Trigger) string {
+	if f := t.Spec.Filters; len(f) == 1 && len(f[0].Exact) == 1 && f[0].Exact["type"] != "" &&
+		len(f[0].Prefix) == 0 && len(f[0].Suffix) == 0 && len(f[0].All) == 0 && len(f[0].Any) == 0 && f[0].Not == nil && f[0].CESQL == "" {
+		return f[0].Exact["type"]
+	}
+	if len(t.Spec.Filters) == 0 && t.Spec.Filter != nil && len(t.Spec.Filter.Attributes) == 1 {
+		return t.Spec.Filter.Attributes["type"]
+	}
+	return ""
+}
+
 // Run consumes until ctx ends.
 func (d *TriggerDispatcher) Run(ctx context.Context) error {
 	keepAlive.Do(func() {
 		kncloudevents.ConfigureConnectionArgs(&kncloudevents.ConnectionArgs{MaxIdleConns: 1000, MaxIdleConnsPerHost: 200})
 	})
 	d.filter = filterFor(d.Trigger)
+	d.exactType = exactTypeOf(d.Trigger)
 	defer d.filter.Cleanup()
 	d.dispatcher = kncloudevents.NewDispatcher(eventingtls.ClientConfig{}, nil)
 	retry, err := kncloudevents.RetryConfigFromDeliverySpec(d.Delivery)
@@ -201,6 +216,11 @@ func (d *TriggerDispatcher) deliverBatch(ctx context.Context, records []*kgo.Rec
 }
 
 func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
+	// Every Trigger reads every record; most are for other Triggers. When the filter is just an
+	// exact type, the header tells without decoding the event.
+	if t := kafka.Type(r); d.exactType != "" && t != "" && t != d.exactType {
+		return
+	}
 	e, err := kafka.Event(r)
 	if err != nil {
 		slog.Warn("dispatcher: record is not a CloudEvent; skipped", "trigger", d.Trigger.Name, "offset", r.Offset, "err", err)
