@@ -7,18 +7,19 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
@@ -113,10 +114,33 @@ func NewHandler(fn Function) http.Handler {
 		w.WriteHeader(http.StatusOK)
 	})
 	fn.Routes(mux)
-	// Anything else, including a known path with a method it does not take, is a JSON 404,
-	// like every other error of the REST API.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no route for %s %s", r.Method, r.URL.Path))
-	})
-	return mux
+	return jsonMuxErrors(mux)
 }
+
+// jsonMuxErrors answers what mux itself refuses (an unknown path: 404; a known path with another
+// method: 405 with Allow) in JSON, like every other error of the REST API.
+func jsonMuxErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		refusal := &statusOnly{header: http.Header{}}
+		h.ServeHTTP(refusal, r) // the mux's own 404 or 405 handler: keep its status and Allow
+		if allow := refusal.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		httpapi.WriteJSON(w, refusal.status, map[string]string{"error": fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, strings.ToLower(http.StatusText(refusal.status)))})
+	})
+}
+
+// statusOnly records a handler's status and headers and drops its body.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(status int)      { s.status = status }

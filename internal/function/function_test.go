@@ -123,12 +123,22 @@ func TestReadinessReflectsTheFunction(t *testing.T) {
 	}
 }
 
-func TestUnknownRoutesAreJSON404s(t *testing.T) {
+func TestUnknownRoutesAndMethodsAreJSONErrors(t *testing.T) {
 	f := &echo{}
-	for _, req := range []*http.Request{httptest.NewRequest("GET", "/orderz", nil), httptest.NewRequest("DELETE", "/health/liveness", nil)} {
-		w := f.post(t, req)
-		if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/json" || !strings.Contains(w.Body.String(), `"error"`) {
-			t.Errorf("%s %s: %d %q %s, want a JSON 404", req.Method, req.URL.Path, w.Code, w.Header().Get("Content-Type"), w.Body)
+	for _, c := range []struct {
+		req    *http.Request
+		status int
+		allow  string
+	}{
+		{httptest.NewRequest("GET", "/orderz", nil), http.StatusNotFound, ""},
+		{httptest.NewRequest("DELETE", "/health/liveness", nil), http.StatusMethodNotAllowed, "GET, HEAD"},
+		{httptest.NewRequest("GET", "/", nil), http.StatusMethodNotAllowed, "POST"},
+	} {
+		w := f.post(t, c.req)
+		if w.Code != c.status || w.Header().Get("Content-Type") != "application/json" || !strings.Contains(w.Body.String(), `"error"`) ||
+			w.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d %q Allow %q %s, want a JSON %d with Allow %q", c.req.Method, c.req.URL.Path, w.Code,
+				w.Header().Get("Content-Type"), w.Header().Get("Allow"), w.Body, c.status, c.allow)
 		}
 	}
 }
