@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,8 +128,13 @@ func chownToPostgres(dir string) error {
 }
 
 // functionURLs creates each function's role and schema (postgres.EnsureRole) and returns the
-// URL each function connects with: its own role, which can touch nothing but its schema.
-func functionURLs(ctx context.Context, adminURL string, schemas map[string]string) (map[string]string, error) {
+// URL each function connects with: its own role, which can touch nothing but its schema. The
+// roles' password is generated once per data folder (kept there, 0600) and set on every start.
+func functionURLs(ctx context.Context, adminURL, dataDir string, schemas map[string]string) (map[string]string, error) {
+	password, err := secretFile(filepath.Join(dataDir, "db-password"))
+	if err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.New(ctx, adminURL)
 	if err != nil {
 		return nil, err
@@ -136,17 +143,29 @@ func functionURLs(ctx context.Context, adminURL string, schemas map[string]strin
 	urls := map[string]string{}
 	for fn, schema := range schemas {
 		role := "ordersaga_" + fn
-		if err := postgres.EnsureRole(ctx, pool, role, role, schema); err != nil {
+		if err := postgres.EnsureRole(ctx, pool, role, password, schema); err != nil {
+			return nil, err
+		}
+		if err := postgres.SetPassword(ctx, pool, role, password); err != nil {
 			return nil, err
 		}
 		u, err := url.Parse(adminURL)
 		if err != nil {
 			return nil, err
 		}
-		u.User = url.UserPassword(role, role)
+		u.User = url.UserPassword(role, password)
 		urls[fn] = u.String()
 	}
 	return urls, nil
+}
+
+// secretFile returns the secret kept in file, generating it (0600) on first use.
+func secretFile(file string) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	secret := rand.Text()
+	return secret, os.WriteFile(file, []byte(secret+"\n"), 0o600)
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.

@@ -7,7 +7,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.cleanup = append(s.cleanup, db.stop)
-	dbURLs, err := functionURLs(ctx, db.adminURL, schemas)
+	dbURLs, err := functionURLs(ctx, db.adminURL, cfg.DataDir, schemas)
 	if err != nil {
 		return nil, fmt.Errorf("database roles: %w", err)
 	}
@@ -363,10 +362,5 @@ func (s *Stack) Summary() string {
 // generatedPassword is the local admin's password when none is configured: generated on the
 // first run and kept in the data folder, since the user function creates the admin only once.
 func generatedPassword(dataDir string) (string, error) {
-	file := filepath.Join(dataDir, "admin-password")
-	if b, err := os.ReadFile(file); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
-	password := rand.Text()[:20]
-	return password, os.WriteFile(file, []byte(password+"\n"), 0o600)
+	return secretFile(filepath.Join(dataDir, "admin-password"))
 }

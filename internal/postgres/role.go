@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -32,6 +33,22 @@ END $$`, r, quoteLiteral(password))
 	return nil
 }
 
+// SetPassword sets role's password (EnsureRole sets it only when it creates the role). Roles
+// belong to the whole server, so another caller may be altering the same role at this moment
+// ("tuple concurrently updated"): it tries a few times.
+func SetPassword(ctx context.Context, admin DBTX, role, password string) error {
+	stmt := fmt.Sprintf("ALTER ROLE %s PASSWORD %s", pgx.Identifier{role}.Sanitize(), quoteLiteral(password))
+	var err error
+	for range 10 {
+		if _, err = admin.Exec(ctx, stmt); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("set the password of %s: %w", role, err)
+}
+
+// quoteLiteral quotes s as an SQL string literal (role statements take no parameters).
 func quoteLiteral(s string) string {
 	out := []byte{'\''}
 	for i := 0; i < len(s); i++ {
