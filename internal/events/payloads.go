@@ -170,6 +170,18 @@ func required(name, value string) error {
 	return ValidText(name, value)
 }
 
+// identifier is required for an id: also without surrounding white space, which the CloudEvents
+// subject cannot carry (found by FuzzDecode: " 0" made an event its receiver refused).
+func identifier(name, value string) error {
+	if err := required(name, value); err != nil {
+		return err
+	}
+	if strings.TrimSpace(value) != value {
+		return fmt.Errorf("%s has leading or trailing white space", name)
+	}
+	return nil
+}
+
 // ValidText reports an error when value is not text PostgreSQL can store: invalid UTF-8 or a
 // NUL byte. Such an event can never be handled, so it must be refused as invalid (400) rather
 // than fail in the database (500, retried forever).
@@ -188,11 +200,11 @@ func nonNegative(name string, v int64) error {
 }
 
 func (p OrderRequestedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), required("user_id", p.UserID), ValidateLines(p.Items))
+	return errors.Join(identifier("order_id", p.OrderID), identifier("user_id", p.UserID), ValidateLines(p.Items))
 }
 
 func (p InventoryReservedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), required("user_id", p.UserID),
+	return errors.Join(identifier("order_id", p.OrderID), identifier("user_id", p.UserID),
 		ValidateLines(p.Items), nonNegative("total_cents", p.TotalCents))
 }
 
@@ -201,32 +213,32 @@ func (p InventoryNotReservedV1) Validate() error {
 	if p.SKU != "" && !ValidSKU(p.SKU) { // unchecked, it was unbounded and could re-encode past MaxDataBytes
 		sku = errors.New("sku: not a valid sku")
 	}
-	return errors.Join(required("order_id", p.OrderID), required("reason", p.Reason), sku)
+	return errors.Join(identifier("order_id", p.OrderID), required("reason", p.Reason), sku)
 }
 
 func (p TransactionCompletedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), required("transaction_id", p.TransactionID),
+	return errors.Join(identifier("order_id", p.OrderID), identifier("transaction_id", p.TransactionID),
 		nonNegative("amount_cents", p.AmountCents))
 }
 
 func (p TransactionFailedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), required("transaction_id", p.TransactionID),
+	return errors.Join(identifier("order_id", p.OrderID), identifier("transaction_id", p.TransactionID),
 		nonNegative("amount_cents", p.AmountCents), required("reason", p.Reason))
 }
 
 func (p OrderAcceptedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), required("user_id", p.UserID),
+	return errors.Join(identifier("order_id", p.OrderID), identifier("user_id", p.UserID),
 		ValidateLines(p.Items), nonNegative("total_cents", p.TotalCents))
 }
 
 func (p OrderShippedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), required("tracking_id", p.TrackingID))
+	return errors.Join(identifier("order_id", p.OrderID), identifier("tracking_id", p.TrackingID))
 }
 
 func (p OrderCompletedV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), ValidateLines(p.Items))
+	return errors.Join(identifier("order_id", p.OrderID), ValidateLines(p.Items))
 }
 
 func (p OrderCancelledV1) Validate() error {
-	return errors.Join(required("order_id", p.OrderID), ValidateLines(p.Items), required("reason", p.Reason))
+	return errors.Join(identifier("order_id", p.OrderID), ValidateLines(p.Items), required("reason", p.Reason))
 }
