@@ -701,3 +701,66 @@ func TestDispatcherKeepsAnEventUntilTheDeadLetterSinkTakesIt(t *testing.T) {
 		}
 	}
 }
+
+// Events that arrive after a slow delivery began are not held up behind it either: a retry
+// backoff of one order must not stall the Trigger for every other order.
+func TestDispatcherDeliversLaterEventsWhileAnOrderIsStuck(t *testing.T) {
+	brokers := kafkaCluster(t, 1, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	release := make(chan struct{})
+	stuck := make(chan struct{})
+	sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
+		if e.Subject() == "stuck" {
+			close(stuck)
+			select {
+			case <-release:
+			case <-time.After(waitLimit):
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	tr := trigger(t, "unstuck", "test.step", sub.URL(), "")
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+	p := kafkaClient(t, brokers)
+	produce(t, p, testTopic, testEvent(t, "test.step", "stuck", 0))
+	<-stuck // the stuck order's delivery is under way; everything below comes in later polls
+	var later []string
+	for i := 0; len(later) < 5; i++ {
+		if k := fmt.Sprintf("later-%d", i); laneOf(k, 32) != laneOf("stuck", 32) {
+			later = append(later, k)
+			produce(t, p, testTopic, testEvent(t, "test.step", k, 0))
+		}
+	}
+	got := map[string]bool{}
+	for len(got) < len(later) {
+		e := sub.next(t) // fails the test if the later orders wait for the stuck one
+		if e.Subject() != "stuck" {
+			got[e.Subject()] = true
+		}
+	}
+	close(release)
+}
+
+func TestProgressNeverCommitsPastAnEventInFlight(t *testing.T) {
+	p := newProgress("t")
+	rec := func(offset int64) *kgo.Record { return &kgo.Record{Topic: "t", Partition: 0, Offset: offset} }
+	r0, r1, r2 := rec(0), rec(1), rec(2)
+	for _, r := range []*kgo.Record{r0, r1, r2} {
+		p.start(r)
+	}
+	if pts := p.commitPoints(); pts["t"][0].Offset != 0 {
+		t.Errorf("nothing done: commit point %v, want 0", pts)
+	}
+	p.done(r2) // finished out of order: 0 and 1 still in flight
+	if pts := p.commitPoints(); pts != nil {
+		t.Errorf("commit point moved to %v while offset 0 is in flight", pts)
+	}
+	p.done(r0)
+	if pts := p.commitPoints(); pts["t"][0].Offset != 1 {
+		t.Errorf("commit point %v, want 1 (offset 1 still in flight)", pts)
+	}
+	p.done(r1)
+	if pts := p.commitPoints(); pts["t"][0].Offset != 3 {
+		t.Errorf("commit point %v, want 3: everything done", pts)
+	}
+}
