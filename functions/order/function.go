@@ -132,6 +132,7 @@ func (f *Function) Ready(ctx context.Context) error {
 // Close stops the sweeper and releases the database pool and the Kafka client.
 func (f *Function) Close() {
 	f.stop()
+	f.relay.Close()
 	f.producer.Close()
 	f.pool.Close()
 }

@@ -210,6 +210,10 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		})
 		fetches.EachRecord(func(r *kgo.Record) {
 			prog.start(r)
+			if d.otherType(r) {
+				prog.done(r) // most records are for other Triggers: no lane needed
+				return
+			}
 			lanes[d.lane(r.Key)] <- r
 		})
 	}
@@ -224,6 +228,14 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// otherType reports whether r is certainly not for this Trigger: every Trigger reads every
+// record, and most are for other Triggers. When the filter is just an exact type, the ce_type
+// header tells without decoding the event; otherwise the filter decides in deliver.
+func (d *TriggerDispatcher) otherType(r *kgo.Record) bool {
+	t := kafka.Type(r)
+	return d.exactType != "" && t != "" && t != d.exactType
+}
+
 // lane is the lane of a record key.
 func (d *TriggerDispatcher) lane(key []byte) int {
 	h := fnv.New32a()
@@ -234,11 +246,6 @@ func (d *TriggerDispatcher) lane(key []byte) int {
 // deliver delivers r to the subscriber (or dead-letters it) and reports whether r is finished:
 // false only when stopping cut its delivery off, so that it is delivered again on the next start.
 func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) bool {
-	// Every Trigger reads every record; most are for other Triggers. When the filter is just an
-	// exact type, the header tells without decoding the event.
-	if t := kafka.Type(r); d.exactType != "" && t != "" && t != d.exactType {
-		return true
-	}
 	e, err := kafka.Event(r)
 	if err != nil {
 		slog.Warn("dispatcher: record is not a CloudEvent; skipped", "trigger", d.Trigger.Name, "offset", r.Offset, "err", err)

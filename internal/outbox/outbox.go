@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -49,25 +50,82 @@ type Publisher interface {
 type Relay struct {
 	pool      *pgxpool.Pool
 	publisher Publisher
-	// MinAge keeps the sweep off rows whose request is still publishing them itself.
+	// MinAge keeps the sweep off rows whose request is still publishing them itself (and whose
+	// "published" mark may still be queued, see Publish).
 	MinAge time.Duration
 	// Retention is how long published rows are kept, for inspection, before the sweep deletes them.
 	Retention time.Duration
+
+	marks   chan string   // ids published by Publish, to be marked in the outbox
+	stopped chan struct{} // closed once the last marks are written
 }
 
-// NewRelay returns a Relay from pool's outbox to publisher.
+// NewRelay returns a Relay from pool's outbox to publisher. Close it to write its last marks.
 func NewRelay(pool *pgxpool.Pool, publisher Publisher) *Relay {
-	return &Relay{pool: pool, publisher: publisher, MinAge: 2 * time.Second, Retention: time.Hour}
+	r := &Relay{pool: pool, publisher: publisher, MinAge: 2 * time.Second, Retention: time.Hour,
+		marks: make(chan string, 4096), stopped: make(chan struct{})}
+	go r.markPublished()
+	return r
 }
 
-// Publish publishes e, which was committed to the outbox, and marks it published. On error the
-// row stays unpublished for the sweep; the caller's request has succeeded regardless.
+// Publish publishes e, which was committed to the outbox. On error the row stays unpublished for
+// the sweep; the caller's request has succeeded regardless. The row is marked published in the
+// background, many rows per statement: one commit fewer per order on the request path. A mark
+// that is lost (a crash) only makes the sweep publish the event again, which consumers drop as
+// a duplicate.
 func (r *Relay) Publish(ctx context.Context, e cloudevents.Event) error {
 	if err := r.publisher.Publish(ctx, e); err != nil {
 		return err
 	}
-	_, err := r.pool.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = $1`, e.ID())
-	return err
+	select {
+	case r.marks <- e.ID():
+	default: // the marker is behind: the sweep will see the row as unpublished and send it again
+	}
+	return nil
+}
+
+// markBatch bounds one "published" update; markEvery is how long a mark may wait for others.
+const (
+	markBatch = 500
+	markEvery = 20 * time.Millisecond
+)
+
+func (r *Relay) markPublished() {
+	defer close(r.stopped)
+	var ids []string
+	flush := func() {
+		if len(ids) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := r.pool.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, ids); err != nil {
+			slog.Warn("outbox: marking published events failed; the sweep will publish them again", "count", len(ids), "err", err)
+		}
+		ids = ids[:0]
+	}
+	t := time.NewTicker(markEvery)
+	defer t.Stop()
+	for {
+		select {
+		case id, ok := <-r.marks:
+			if !ok {
+				flush()
+				return
+			}
+			if ids = append(ids, id); len(ids) >= markBatch {
+				flush()
+			}
+		case <-t.C:
+			flush()
+		}
+	}
+}
+
+// Close writes the marks still queued. Publish must not be called after Close.
+func (r *Relay) Close() {
+	close(r.marks)
+	<-r.stopped
 }
 
 // sweepBatch bounds one sweep transaction.

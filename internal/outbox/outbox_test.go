@@ -70,6 +70,7 @@ func TestSweepPublishesWhatAnOutageLeftBehind(t *testing.T) {
 	pool := newPool(t)
 	pub := &recorder{down: true}
 	relay := outbox.NewRelay(pool, pub)
+	t.Cleanup(relay.Close)
 	relay.MinAge = 0
 	added := add(t, pool, 3)
 
@@ -105,6 +106,7 @@ func TestSweepLeavesFreshRowsToTheirRequest(t *testing.T) {
 	pool := newPool(t)
 	pub := &recorder{}
 	relay := outbox.NewRelay(pool, pub) // MinAge 2s: rows just added are the request's to publish
+	t.Cleanup(relay.Close)
 	add(t, pool, 2)
 	if n, err := relay.Sweep(context.Background()); err != nil || n != 0 {
 		t.Errorf("Sweep = %d, %v; want 0 fresh rows taken", n, err)
@@ -115,6 +117,7 @@ func TestConcurrentSweepsPublishEachEventOnce(t *testing.T) {
 	pool := newPool(t)
 	pub := &recorder{}
 	relay := outbox.NewRelay(pool, pub)
+	t.Cleanup(relay.Close)
 	relay.MinAge = 0
 	add(t, pool, 50)
 	var wg sync.WaitGroup
@@ -134,5 +137,20 @@ func TestConcurrentSweepsPublishEachEventOnce(t *testing.T) {
 	}
 	if len(seen) != 50 || len(pub.got) != 50 {
 		t.Errorf("published %d events, %d distinct; want 50 each once", len(pub.got), len(seen))
+	}
+}
+
+func TestPublishMarksTheRowPublishedByClose(t *testing.T) {
+	pool := newPool(t)
+	relay := outbox.NewRelay(pool, &recorder{})
+	added := add(t, pool, 3)
+	for _, e := range added {
+		if err := relay.Publish(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relay.Close() // writes the queued marks
+	if n := unpublished(t, pool); n != 0 {
+		t.Errorf("%d rows unpublished after Publish and Close", n)
 	}
 }
