@@ -150,12 +150,13 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(d.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		// Offsets are marked as lanes finish (see progress) and committed in the background and
-		// on leaving the group: only delivered offsets are ever committed, and delivery never
-		// waits for a commit round trip.
+		// Offsets are marked once their batch is delivered and committed in the background
+		// (and on leaving the group): only delivered offsets are ever committed, and the next
+		// batch need not wait for a commit round trip.
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(500*time.Millisecond),
 		kgo.FetchMaxWait(50*time.Millisecond),
+		kgo.BlockRebalanceOnPoll(),
 	)
 	if err != nil {
 		return err
@@ -166,93 +167,67 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 			slog.Warn("dispatcher commit", "trigger", d.Trigger.Name, "err", err)
 		}
 	}()
-
-	// One goroutine per lane, each delivering its records in order; a record's lane is fixed by
-	// its key (the order id), so one order's events stay in order while other orders go on, even
-	// when one of them waits out a retry backoff.
-	prog := newProgress(d.Topic)
-	lanes := make([]chan *kgo.Record, d.Lanes)
-	var wg sync.WaitGroup
-	for i := range lanes {
-		lanes[i] = make(chan *kgo.Record, 64)
-		wg.Add(1)
-		go func(lane <-chan *kgo.Record) {
-			defer wg.Done()
-			for r := range lane {
-				if d.deliver(ctx, r) {
-					prog.done(r)
-				}
-			}
-		}(lanes[i])
-	}
-	markDone := make(chan struct{})
-	go func() {
-		defer close(markDone)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if points := prog.commitPoints(); points != nil {
-					client.MarkCommitOffsets(points)
-				}
-			}
-		}
-	}()
-	for ctx.Err() == nil {
+	for {
 		fetches := client.PollRecords(ctx, 1000)
+		if ctx.Err() != nil {
+			client.AllowRebalance()
+			return nil
+		}
 		fetches.EachError(func(topic string, p int32, err error) {
-			if ctx.Err() == nil {
-				slog.Warn("dispatcher fetch", "trigger", d.Trigger.Name, "err", err)
-			}
+			slog.Warn("dispatcher fetch", "trigger", d.Trigger.Name, "err", err)
 		})
-		fetches.EachRecord(func(r *kgo.Record) {
-			prog.start(r)
-			if d.otherType(r) {
-				prog.done(r) // most records are for other Triggers: no lane needed
-				return
-			}
-			lanes[d.lane(r.Key)] <- r
-		})
+		var records []*kgo.Record
+		fetches.EachRecord(func(r *kgo.Record) { records = append(records, r) })
+		d.deliverBatch(ctx, records)
+		if ctx.Err() == nil {
+			client.MarkCommitRecords(records...)
+		}
+		client.AllowRebalance()
 	}
+}
+
+// deliverBatch delivers records, in order within each record key, in parallel across keys,
+// and returns when every record is delivered or dead-lettered.
+func (d *TriggerDispatcher) deliverBatch(ctx context.Context, records []*kgo.Record) {
+	if len(records) == 0 {
+		return
+	}
+	lanes := make([][]*kgo.Record, d.Lanes)
+	for _, r := range records {
+		h := fnv.New32a()
+		h.Write(r.Key)
+		i := int(h.Sum32() % uint32(d.Lanes))
+		lanes[i] = append(lanes[i], r)
+	}
+	var wg sync.WaitGroup
 	for _, lane := range lanes {
-		close(lane)
+		if len(lane) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, r := range lane {
+				d.deliver(ctx, r)
+			}
+		}()
 	}
 	wg.Wait()
-	<-markDone
-	if points := prog.commitPoints(); points != nil {
-		client.MarkCommitOffsets(points)
+}
+
+func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
+	// Every Trigger reads every record; most are for other Triggers. When the filter is just an
+	// exact type, the header tells without decoding the event.
+	if t := kafka.Type(r); d.exactType != "" && t != "" && t != d.exactType {
+		return
 	}
-	return nil
-}
-
-// otherType reports whether r is certainly not for this Trigger: every Trigger reads every
-// record, and most are for other Triggers. When the filter is just an exact type, the ce_type
-// header tells without decoding the event; otherwise the filter decides in deliver.
-func (d *TriggerDispatcher) otherType(r *kgo.Record) bool {
-	t := kafka.Type(r)
-	return d.exactType != "" && t != "" && t != d.exactType
-}
-
-// lane is the lane of a record key.
-func (d *TriggerDispatcher) lane(key []byte) int {
-	h := fnv.New32a()
-	h.Write(key)
-	return int(h.Sum32() % uint32(d.Lanes))
-}
-
-// deliver delivers r to the subscriber (or dead-letters it) and reports whether r is finished:
-// false only when stopping cut its delivery off, so that it is delivered again on the next start.
-func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) bool {
 	e, err := kafka.Event(r)
 	if err != nil {
 		slog.Warn("dispatcher: record is not a CloudEvent; skipped", "trigger", d.Trigger.Name, "offset", r.Offset, "err", err)
-		return true
+		return
 	}
 	if d.filter.Filter(ctx, e) != eventfilter.PassFilter {
-		return true
+		return
 	}
 	// Knative's dispatcher delivers to the subscriber with the Trigger's retries; the reply and
 	// the dead letter are handled here, as the Kafka broker's dispatcher does: the reply is
@@ -293,7 +268,6 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) bool {
 	case err != nil && ctx.Err() != nil:
 		// Stopping: the delivery was cut off and its offset is not committed, so it is
 		// delivered again on the next start. Not a dead letter.
-		return false
 	case err != nil:
 		slog.Error("hop failed, event dropped", append(attrs, "err", err)...)
 	case deadLettered:
@@ -301,7 +275,6 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) bool {
 	case !d.Quiet:
 		slog.Info("hop", attrs...)
 	}
-	return true
 }
 
 // reply sends the subscriber's reply event, if its response carried one, to the broker:
