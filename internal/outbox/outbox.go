@@ -104,21 +104,27 @@ func (r *Relay) markPublished() {
 		}
 		ids = ids[:0]
 	}
-	t := time.NewTicker(markEvery)
-	defer t.Stop()
 	for {
-		select {
-		case id, ok := <-r.marks:
-			if !ok {
-				flush()
-				return
-			}
-			if ids = append(ids, id); len(ids) >= markBatch {
-				flush()
-			}
-		case <-t.C:
-			flush()
+		id, ok := <-r.marks // idle until something is published: no timer runs while idle
+		if !ok {
+			return
 		}
+		ids = append(ids, id)
+		wait := time.After(markEvery)
+	collect:
+		for len(ids) < markBatch {
+			select {
+			case id, ok := <-r.marks:
+				if !ok {
+					flush()
+					return
+				}
+				ids = append(ids, id)
+			case <-wait:
+				break collect
+			}
+		}
+		flush()
 	}
 }
 
