@@ -7,6 +7,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -47,9 +48,19 @@ func proxies(urls map[string]string) (map[string]http.Handler, error) {
 			if err != nil || target.Host == "" {
 				return nil, fmt.Errorf("gateway: no URL for the %s function", fn)
 			}
-			p := httputil.NewSingleHostReverseProxy(target)
-			p.Transport = transport
-			proxy = p
+			proxy = &httputil.ReverseProxy{
+				// SetURL also sets the Host header to the function's: on a cluster, Knative's
+				// ingress picks the Service by Host, so the public one must not be passed on.
+				Rewrite: func(pr *httputil.ProxyRequest) {
+					pr.SetURL(target)
+					pr.SetXForwarded()
+				},
+				Transport: transport,
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					slog.WarnContext(r.Context(), "gateway: function unreachable", "function", fn, "err", err)
+					httpapi.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "the " + fn + " function is unavailable; try again"})
+				},
+			}
 			byFunction[fn] = proxy
 		}
 		out[path] = proxy

@@ -11,19 +11,39 @@ import (
 	"github.com/ordersaga/ordersaga/internal/gateway"
 )
 
-// backend answers with its own name, so a test sees where a request went.
+// srvURL is each backend's URL, by name.
+var srvURL = map[string]string{}
+
+// backend answers with its own name, so a test sees where a request went, and checks that the
+// request carries the backend's own Host (Knative's ingress routes by it).
 func backend(t *testing.T, name string) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if want := strings.TrimPrefix(srvURL[name], "http://"); r.Host != want {
+			t.Errorf("%s got Host %q, want the function's own %q", name, r.Host, want)
+		}
 		_, _ = io.WriteString(w, name+" "+r.Method+" "+r.URL.Path)
 	}))
 	t.Cleanup(srv.Close)
+	srvURL[name] = srv.URL
 	return srv.URL
 }
 
 func get(t *testing.T, h http.Handler, method, path string) (int, string) {
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(method, path, strings.NewReader("{}")))
+	req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+	req.Host = "gateway.ordersaga.example.com" // the public name
+	h.ServeHTTP(w, req)
 	return w.Code, w.Body.String()
+}
+
+func TestAnUnreachableFunctionIsAJSON502(t *testing.T) {
+	h, err := gateway.Handler(map[string]string{"user": "http://127.0.0.1:1", "order": "http://127.0.0.1:1", "inventory": "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, h, "GET", "/orders"); code != http.StatusBadGateway || !strings.Contains(body, `"error"`) {
+		t.Errorf("GET /orders with order down: %d %q, want a JSON 502", code, body)
+	}
 }
 
 func TestRESTPathsReachTheirFunctionAndNothingElseDoes(t *testing.T) {

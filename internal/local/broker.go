@@ -246,11 +246,17 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
 	}
 	deadLettered := false
 	if err != nil && ctx.Err() == nil && d.DeadLetter != "" {
-		// An event is done only once delivered or dead-lettered: while the sink is down, keep
-		// trying (this lane waits, its offset stays uncommitted) rather than drop the event.
+		// An event is done only once delivered or dead-lettered: while the sink is down (no
+		// answer, 5xx, 429), keep trying rather than drop the event; this holds up the Trigger's
+		// next batch, as its offset must not be committed. A sink that refuses the event (4xx)
+		// never will take it: that is logged as a drop below.
 		for {
-			if err = d.deadLetter(ctx, e, failedAt, info); err == nil {
+			var sinkStatus int
+			if sinkStatus, err = d.deadLetter(ctx, e, failedAt, info); err == nil {
 				deadLettered = true
+				break
+			}
+			if sinkStatus >= 400 && sinkStatus < 500 && sinkStatus != http.StatusTooManyRequests {
 				break
 			}
 			slog.Warn("dispatcher: dead-letter sink unavailable; retrying", "trigger", d.Trigger.Name, "type", e.Type(), "err", err)
@@ -312,11 +318,15 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 
 // deadLetter sends e to the dead-letter sink with the knativeerrordest, knativeerrorcode and
 // knativeerrordata (the failed response's body, base64) extensions, as Knative's dispatcher does.
-func (d *TriggerDispatcher) deadLetter(ctx context.Context, e cloudevents.Event, failedAt *apis.URL, info *kncloudevents.DispatchInfo) error {
+// It returns the sink's last status (0 when it did not answer).
+func (d *TriggerDispatcher) deadLetter(ctx context.Context, e cloudevents.Event, failedAt *apis.URL, info *kncloudevents.DispatchInfo) (int, error) {
 	data := base64.StdEncoding.EncodeToString(info.ResponseBody)
-	_, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.DeadLetter), kncloudevents.WithRetryConfig(&d.retry),
+	sent, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.DeadLetter), kncloudevents.WithRetryConfig(&d.retry),
 		kncloudevents.WithTransformers(knerror.KnativeErrorTransformers(*failedAt.URL(), info.ResponseCode, data)...))
-	return err
+	if sent == nil {
+		return 0, err
+	}
+	return sent.ResponseCode, err
 }
 
 func subscriberName(t *eventingv1.Trigger) string {

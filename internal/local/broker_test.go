@@ -701,3 +701,29 @@ func TestDispatcherKeepsAnEventUntilTheDeadLetterSinkTakesIt(t *testing.T) {
 		}
 	}
 }
+
+func TestDispatcherMovesOnWhenTheDeadLetterSinkRefusesAnEvent(t *testing.T) {
+	brokers := kafkaCluster(t, 12, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	dls := newRecorder(t, func(_ int, _ cloudevents.Event, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+	})
+	sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
+		if e.Subject() == "too-big" {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	tr := trigger(t, "refused", "test.request", sub.URL(), fmt.Sprintf(retryDelivery, dls.URL()))
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+	p := kafkaClient(t, brokers)
+	produce(t, p, testTopic, testEvent(t, "test.request", "too-big", 0))
+	dls.next(t) // the sink refused it: it can never take it, so it is dropped, not retried forever
+	produce(t, p, testTopic, testEvent(t, "test.request", "next-order", 0))
+	for {
+		if e := sub.next(t); e.Subject() == "next-order" {
+			return
+		}
+	}
+}

@@ -57,13 +57,14 @@ type Relay struct {
 	Retention time.Duration
 
 	marks   chan string   // ids published by Publish, to be marked in the outbox
+	quit    chan struct{} // closed by Close
 	stopped chan struct{} // closed once the last marks are written
 }
 
 // NewRelay returns a Relay from pool's outbox to publisher. Close it to write its last marks.
 func NewRelay(pool *pgxpool.Pool, publisher Publisher) *Relay {
 	r := &Relay{pool: pool, publisher: publisher, MinAge: 2 * time.Second, Retention: time.Hour,
-		marks: make(chan string, 4096), stopped: make(chan struct{})}
+		marks: make(chan string, 4096), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go r.markPublished()
 	return r
 }
@@ -105,32 +106,48 @@ func (r *Relay) markPublished() {
 		ids = ids[:0]
 	}
 	for {
-		id, ok := <-r.marks // idle until something is published: no timer runs while idle
-		if !ok {
+		select { // idle until something is published: no timer runs while idle
+		case id := <-r.marks:
+			ids = append(ids, id)
+		case <-r.quit:
+			r.drain(&ids)
+			flush()
 			return
 		}
-		ids = append(ids, id)
 		wait := time.After(markEvery)
 	collect:
 		for len(ids) < markBatch {
 			select {
-			case id, ok := <-r.marks:
-				if !ok {
-					flush()
-					return
-				}
+			case id := <-r.marks:
 				ids = append(ids, id)
 			case <-wait:
 				break collect
+			case <-r.quit:
+				r.drain(&ids)
+				flush()
+				return
 			}
 		}
 		flush()
 	}
 }
 
-// Close writes the marks still queued. Publish must not be called after Close.
+// drain takes the marks still queued.
+func (r *Relay) drain(ids *[]string) {
+	for {
+		select {
+		case id := <-r.marks:
+			*ids = append(*ids, id)
+		default:
+			return
+		}
+	}
+}
+
+// Close writes the marks still queued. A Publish after Close still publishes; its mark is left to
+// the sweep (the marks channel is never closed, so a late request cannot panic on it).
 func (r *Relay) Close() {
-	close(r.marks)
+	close(r.quit)
 	<-r.stopped
 }
 

@@ -154,3 +154,17 @@ func TestPublishMarksTheRowPublishedByClose(t *testing.T) {
 		t.Errorf("%d rows unpublished after Publish and Close", n)
 	}
 }
+
+func TestPublishAfterCloseDoesNotPanic(t *testing.T) {
+	pool := newPool(t)
+	pub := &recorder{}
+	relay := outbox.NewRelay(pool, pub)
+	relay.Close()
+	e := add(t, pool, 1)[0]
+	if err := relay.Publish(context.Background(), e); err != nil || len(pub.got) != 1 {
+		t.Fatalf("Publish after Close = %v, %d published; want the event published", err, len(pub.got))
+	}
+	if n := unpublished(t, pool); n != 1 {
+		t.Errorf("%d unpublished, want its mark left to the sweep", n)
+	}
+}
