@@ -63,8 +63,11 @@ secrets:
 	done
 	@kubectl get secret -n $(NAMESPACE) user-auth >/dev/null 2>&1 || { \
 	  key=$$(mktemp) && openssl genpkey -algorithm ed25519 -out $$key && \
-	  kubectl create secret generic -n $(NAMESPACE) user-auth --from-file=AUTH_PRIVATE_KEY=$$key; \
-	  rc=$$?; rm -f $$key; exit $$rc; }
+	  kubectl create secret generic -n $(NAMESPACE) user-auth --from-file=AUTH_PRIVATE_KEY=$$key \
+	    --from-literal=BOOTSTRAP_ADMIN_PASSWORD="$$(openssl rand -base64 18)"; \
+	  rc=$$?; rm -f $$key; \
+	  echo "admin password: kubectl get secret -n $(NAMESPACE) user-auth -o jsonpath='{.data.BOOTSTRAP_ADMIN_PASSWORD}' | base64 -d"; \
+	  exit $$rc; }
 
 ## deploy: build and push every function with ko ($KO_DOCKER_REPO), then apply config/ and triggers/
 deploy: secrets

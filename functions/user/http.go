@@ -55,7 +55,7 @@ func (f *Function) signup(w http.ResponseWriter, r *http.Request) error {
 }
 
 // errAdminSignup refuses signup for an email configured as an admin's.
-var errAdminSignup = apperr.Errorf(apperr.Forbidden, "this email belongs to an administrator account, which is created by configuration, not by signup")
+var errAdminSignup = apperr.Errorf(apperr.Forbidden, "this email cannot be used to sign up")
 
 // login checks credentials and issues an access token, in the body and as an HttpOnly cookie.
 // An unknown email costs the same password hash as a wrong password and gets the same 401, so
