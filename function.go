@@ -42,6 +42,7 @@ var builders = map[string]func(ctx context.Context) (function.Function, error){
 type Instance struct {
 	fn      function.Function
 	handler atomic.Pointer[http.Handler] // nil until Start has built the function
+	stop    context.CancelFunc           // ends the function's maintenance
 }
 
 // New returns an instance; Start builds the function it serves.
@@ -69,6 +70,11 @@ func (i *Instance) Start(ctx context.Context, cfg map[string]string) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	i.fn = fn
+	if m, ok := fn.(function.Maintainer); ok { // as function.Main does for the ko-built binaries
+		ctx, cancel := context.WithCancel(context.Background())
+		i.stop = cancel
+		go m.Maintain(ctx)
+	}
 	h := function.NewHandler(fn)
 	i.handler.Store(&h)
 	return nil
@@ -100,6 +106,9 @@ func (i *Instance) Alive(context.Context) (bool, error) { return true, nil }
 
 // Stop releases the function after func's middleware has drained the server.
 func (i *Instance) Stop(context.Context) error {
+	if i.stop != nil {
+		i.stop()
+	}
 	if i.handler.Load() != nil {
 		i.fn.Close()
 	}

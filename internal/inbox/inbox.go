@@ -128,19 +128,25 @@ func Prune(ctx context.Context, pool *pgxpool.Pool, olderThan time.Duration) (in
 	}
 }
 
-// Retention is how long handled events are remembered: longer than the broker topic keeps them
-// (Kafka's default retention is 7 days).
-const Retention = 8 * 24 * time.Hour
+// Retention is how long handled events are remembered: longer than the broker topic can keep
+// them. Kafka deletes whole segments, so a record can outlive the topic's retention (7 days by
+// default) by up to a segment's age (segment.ms, also 7 days by default).
+const Retention = 15 * 24 * time.Hour
 
-// PruneEvery prunes every interval until ctx ends, logging failures.
+// pruneFirstAfter is when an instance first prunes: soon, since an instance that scales to zero
+// may not live until the first interval has passed.
+const pruneFirstAfter = 30 * time.Second
+
+// PruneEvery prunes soon after it starts and then every interval until ctx ends, logging failures.
 func PruneEvery(ctx context.Context, pool *pgxpool.Pool, interval, olderThan time.Duration) {
-	t := time.NewTicker(interval)
+	t := time.NewTimer(pruneFirstAfter)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			t.Reset(interval)
 			if n, err := Prune(ctx, pool, olderThan); err != nil && ctx.Err() == nil {
 				slog.Warn("inbox prune", "err", err)
 			} else if n > 0 {

@@ -96,7 +96,7 @@ func TestHandleRefusesEventsPostgreSQLCannotStore(t *testing.T) {
 func TestPruneForgetsOnlyOldEvents(t *testing.T) {
 	pool := newPool(t)
 	ctx := context.Background()
-	for i, age := range []string{"10 days", "9 days", "1 hour", "0"} {
+	for i, age := range []string{"20 days", "16 days", "1 hour", "0"} {
 		if _, err := pool.Exec(ctx, `INSERT INTO inbox (source, id, type, handled_at) VALUES ('s', $1, 'T', now() - $2::interval)`,
 			fmt.Sprint(i), age); err != nil {
 			t.Fatal(err)

@@ -128,12 +128,14 @@ func Event(r *kgo.Record) (cloudevents.Event, error) {
 }
 
 // Type is the record's ce_type header: the event type of a binary-mode record, read without
-// decoding the event ("" for a structured or plain record).
+// decoding the event ("" for a structured or plain record). It reads headers as Event does: names
+// in any case, the last one winning.
 func Type(r *kgo.Record) string {
+	t := ""
 	for _, h := range r.Headers {
-		if h.Key == "ce_type" {
-			return string(h.Value)
+		if strings.EqualFold(h.Key, headerPrefix+"type") {
+			t = string(h.Value)
 		}
 	}
-	return ""
+	return t
 }
