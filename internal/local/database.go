@@ -93,6 +93,11 @@ func startPrivateCluster(bin, dir string) (*database, error) {
 			if err := chownToPostgres(dir); err != nil {
 				return nil, err
 			}
+			if err := exec.Command("runuser", "-u", "postgres", "--", "test", "-w", dir).Run(); err != nil {
+				return nil, fmt.Errorf("as root, PostgreSQL runs as the postgres user, who cannot reach %s "+
+					"(a parent folder is closed to it): set ORDERSAGA_DATA to a folder it can reach, "+
+					"or DATABASE_URL to a running server", dir)
+			}
 		}
 		if out, err := runAs("initdb", "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("initdb: %v\n%s", err, out)
