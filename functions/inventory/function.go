@@ -7,7 +7,6 @@ package inventory
 import (
 	"context"
 	"embed"
-	"io/fs"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -59,8 +58,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, sub)
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -68,8 +67,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, sub)
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}

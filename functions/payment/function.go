@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"time"
 
@@ -82,8 +81,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, sub)
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}

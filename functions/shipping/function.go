@@ -7,7 +7,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"io/fs"
 	"net/http"
 	"time"
 
@@ -53,8 +52,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("DATABASE_URL is required")
 	}
-	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, sub)
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -112,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if cfg.hashParams != nil {
 		params = *cfg.hashParams
 	}
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, mustSub(migrations, "migrations"))
+	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}
@@ -151,14 +150,6 @@ func (f *Function) ensureAdmin(ctx context.Context, email, password string) erro
 		slog.InfoContext(ctx, "created the bootstrap admin", "email", email)
 	}
 	return err
-}
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err) // the directory is embedded: cannot happen
-	}
-	return sub
 }
 
 // Role returns the role of the account with the canonical email, from the configuration.

@@ -11,7 +11,7 @@ import (
 )
 
 // OpenDatabase connects to the function's schema and brings it up to date: the shared inbox
-// table, then the function's own migrations (fsys holds its *.sql files at the root).
+// table, then the function's own migrations (fsys embeds them as migrations/*.sql).
 func OpenDatabase(ctx context.Context, databaseURL, schema string, fsys fs.FS) (*pgxpool.Pool, error) {
 	pool, err := postgres.Connect(ctx, databaseURL, schema)
 	if err != nil {

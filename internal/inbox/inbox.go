@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -27,8 +26,7 @@ var migrations embed.FS
 
 // Migrate creates the inbox table in the pool's schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
-	return postgres.Migrate(ctx, pool, "inbox_migrations", sub)
+	return postgres.Migrate(ctx, pool, "inbox_migrations", migrations)
 }
 
 // HandleFunc applies an event's effect inside tx and returns the reply (nil for none). An error

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -25,8 +24,7 @@ var migrations embed.FS
 
 // Migrate creates the outbox table in the pool's schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, _ := fs.Sub(migrations, "migrations") // cannot fail: the directory is embedded
-	return postgres.Migrate(ctx, pool, "outbox_migrations", sub)
+	return postgres.Migrate(ctx, pool, "outbox_migrations", migrations)
 }
 
 // Add stores e in the outbox as part of tx.

@@ -42,7 +42,8 @@ func Connect(ctx context.Context, databaseURL, schema string) (*pgxpool.Pool, er
 	return pool, nil
 }
 
-// Migrate applies the goose migrations in fsys (*.sql at its root) to the pool's schema,
+// Migrate applies the goose migrations in fsys (*.sql in its migrations/ folder, the layout
+// every package with a schema embeds: //go:embed migrations/*.sql) to the pool's schema,
 // recording them in the version table named table, so that independent sets (a function's own
 // and the shared inbox's) live side by side in one schema. A session advisory lock keeps replicas
 // that start together from migrating at once.
@@ -57,7 +58,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, table string, fsys fs.FS) 
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+	scripts, err := fs.Sub(fsys, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, scripts,
 		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true), goose.WithTableName(table))
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
