@@ -361,7 +361,7 @@ event contract first (--no-validate skips that). The order id defaults to the da
 				}
 			}
 			if events.Known(events.Type(typ)) && !noValidate {
-				if err := validatePayload(e); err != nil {
+				if _, err := events.DecodeAny(e); err != nil {
 					return usagef("%v (--no-validate sends it anyway)", err)
 				}
 			}
@@ -426,32 +426,6 @@ func (a *app) readData(data string) ([]byte, error) {
 		return nil, usagef("--data is not valid JSON")
 	}
 	return b, nil
-}
-
-// validatePayload checks the data of a saga event as its consumers will.
-func validatePayload(e cloudevents.Event) error {
-	var err error
-	switch events.Type(e.Type()) {
-	case events.OrderRequested:
-		_, err = events.Decode[events.OrderRequestedV1](e)
-	case events.InventoryReserved:
-		_, err = events.Decode[events.InventoryReservedV1](e)
-	case events.InventoryNotReserved:
-		_, err = events.Decode[events.InventoryNotReservedV1](e)
-	case events.TransactionCompleted:
-		_, err = events.Decode[events.TransactionCompletedV1](e)
-	case events.TransactionFailed:
-		_, err = events.Decode[events.TransactionFailedV1](e)
-	case events.OrderAccepted:
-		_, err = events.Decode[events.OrderAcceptedV1](e)
-	case events.OrderShipped:
-		_, err = events.Decode[events.OrderShippedV1](e)
-	case events.OrderCompleted:
-		_, err = events.Decode[events.OrderCompletedV1](e)
-	case events.OrderCancelled:
-		_, err = events.Decode[events.OrderCancelledV1](e)
-	}
-	return err
 }
 
 // readable makes JSON data print as JSON rather than base64 (how it travelled is no part of

@@ -109,3 +109,29 @@ func decodeJSON(data []byte, v any) error {
 	}
 	return nil
 }
+
+// DecodeAny decodes e as the payload its type carries, for tools that handle every type (the
+// CLI). Errors wrap ErrInvalid, also for a type that is not one of the saga's.
+func DecodeAny(e cloudevents.Event) (Payload, error) {
+	switch Type(e.Type()) {
+	case OrderRequested:
+		return Decode[OrderRequestedV1](e)
+	case InventoryReserved:
+		return Decode[InventoryReservedV1](e)
+	case InventoryNotReserved:
+		return Decode[InventoryNotReservedV1](e)
+	case TransactionCompleted:
+		return Decode[TransactionCompletedV1](e)
+	case TransactionFailed:
+		return Decode[TransactionFailedV1](e)
+	case OrderAccepted:
+		return Decode[OrderAcceptedV1](e)
+	case OrderShipped:
+		return Decode[OrderShippedV1](e)
+	case OrderCompleted:
+		return Decode[OrderCompletedV1](e)
+	case OrderCancelled:
+		return Decode[OrderCancelledV1](e)
+	}
+	return nil, fmt.Errorf("%w: %q is not a saga event type", ErrInvalid, e.Type())
+}

@@ -189,3 +189,32 @@ func TestDataSchemaPerType(t *testing.T) {
 		seen[ds] = true
 	}
 }
+
+func TestDecodeAnyDecodesEachTypeAsItsPayload(t *testing.T) {
+	lines := []events.Line{{SKU: "A", Quantity: 1}}
+	for _, p := range []events.Payload{
+		events.OrderRequestedV1{OrderID: "o", UserID: "u", Items: lines},
+		events.InventoryReservedV1{OrderID: "o", UserID: "u", Items: lines, TotalCents: 1},
+		events.InventoryNotReservedV1{OrderID: "o", Reason: "r"},
+		events.TransactionCompletedV1{OrderID: "o", TransactionID: "t", AmountCents: 1},
+		events.TransactionFailedV1{OrderID: "o", TransactionID: "t", AmountCents: 1, Reason: "r"},
+		events.OrderAcceptedV1{OrderID: "o", UserID: "u", Items: lines, TotalCents: 1},
+		events.OrderShippedV1{OrderID: "o", TrackingID: "T"},
+		events.OrderCompletedV1{OrderID: "o", Items: lines},
+		events.OrderCancelledV1{OrderID: "o", Items: lines, Reason: "r"},
+	} {
+		e, err := events.New("s", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := events.DecodeAny(e)
+		if err != nil || !reflect.DeepEqual(got, p) {
+			t.Errorf("%s: DecodeAny = %#v, %v; want %#v", p.EventType(), got, err, p)
+		}
+	}
+	e, _ := events.New("s", events.OrderShippedV1{OrderID: "o", TrackingID: "T"})
+	e.SetType("ORDER_EXPLODED")
+	if _, err := events.DecodeAny(e); !errors.Is(err, events.ErrInvalid) {
+		t.Errorf("unknown type: %v, want ErrInvalid", err)
+	}
+}
