@@ -28,22 +28,37 @@ type database struct {
 	stop     func()
 }
 
-// startDatabase uses databaseURL when it answers; otherwise it creates (once) and starts a
-// private cluster under dataDir with the installed PostgreSQL binaries; otherwise it says what
-// to install.
+// startDatabase uses databaseURL when it is set, and fails with what to do when it does not
+// answer: a user who named a server on purpose must not silently get another one. Only when it
+// is unset does it create (once) and start a private cluster under dataDir with the installed
+// PostgreSQL binaries, or say what to install.
 func startDatabase(ctx context.Context, databaseURL, dataDir string) (*database, error) {
 	if databaseURL != "" {
-		if err := ping(ctx, databaseURL); err == nil {
-			return &database{adminURL: databaseURL, stop: func() {}}, nil
-		} else {
-			logf("DATABASE_URL does not answer (%v); starting a private PostgreSQL instead", err)
+		if err := ping(ctx, databaseURL); err != nil {
+			return nil, fmt.Errorf("DATABASE_URL (%s) does not answer: %w\n"+
+				"Start that server, correct DATABASE_URL, or unset it to let the stack run a private PostgreSQL under %s",
+				redactURL(databaseURL), err, dataDir)
 		}
+		return &database{adminURL: databaseURL, stop: func() {}}, nil
 	}
 	bin, err := postgresBinaries()
 	if err != nil {
 		return nil, err
 	}
-	return startPrivateCluster(bin, filepath.Join(dataDir, "postgres"))
+	dir, err := filepath.Abs(filepath.Join(dataDir, "postgres"))
+	if err != nil {
+		return nil, err
+	}
+	return startPrivateCluster(bin, dir)
+}
+
+// redactURL is a database URL fit for a message: its password replaced.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "an unparsable URL"
+	}
+	return u.Redacted()
 }
 
 func ping(ctx context.Context, databaseURL string) error {
@@ -103,9 +118,21 @@ func startPrivateCluster(bin, dir string) (*database, error) {
 			return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 		}
 	}
+	// A server left running by a stack that was killed (its pg_ctl stop never ran) holds the
+	// data folder: stop it first, so every start is the same clean start on a fresh port.
+	if runAs("pg_ctl", "-D", dir, "status").Run() == nil {
+		logf("stopping the PostgreSQL a previous run left in %s", dir)
+		if out, err := runAs("pg_ctl", "-D", dir, "-m", "fast", "-w", "stop").CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("stop the PostgreSQL left running in %s: %v\n%s", dir, err, out)
+		}
+	}
+	logFile := filepath.Join(dir, "server.log")
+	// Absolute paths throughout: the server runs from inside its data folder, so a relative
+	// socket folder would resolve against the wrong place.
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s", port, dir)
-	if out, err := runAs("pg_ctl", "-D", dir, "-o", opts, "-l", filepath.Join(dir, "server.log"), "-w", "start").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pg_ctl start: %v\n%s", err, out)
+	if out, err := runAs("pg_ctl", "-D", dir, "-o", opts, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("PostgreSQL did not start (pg_ctl: %v); its log %s ends with:\n%s\n%s",
+			err, logFile, lastLines(logFile, 10), strings.TrimSpace(string(out)))
 	}
 	stop := func() {
 		if out, err := runAs("pg_ctl", "-D", dir, "-m", "fast", "-w", "stop").CombinedOutput(); err != nil {
@@ -171,6 +198,16 @@ func secretFile(file string) (string, error) {
 	}
 	secret := rand.Text()
 	return secret, os.WriteFile(file, []byte(secret+"\n"), 0o600)
+}
+
+// lastLines is the end of a log file, for an error message.
+func lastLines(file string, n int) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// The private cluster is what `make run` starts when DATABASE_URL is unset or unreachable.
+// The private cluster is what `make run` starts when DATABASE_URL is unset. It runs from a
+// relative data folder, as `make run` gives it (.data), starts again on the same folder, and
+// starts again after an unclean stop that left the server running.
 func TestPrivateClusterStartsStopsAndRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL server")
@@ -19,18 +22,22 @@ func TestPrivateClusterStartsStopsAndRestarts(t *testing.T) {
 		t.Skip(err)
 	}
 	// As root the server runs as the postgres user, who must be able to reach the folder.
-	dir, err := os.MkdirTemp("", "ordersaga-pg-")
+	parent, err := os.MkdirTemp("", "ordersaga-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
+	t.Cleanup(func() { os.RemoveAll(parent) })
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(parent)
+	const dir = ".data" // relative, as make run passes it
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	unreachable := "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable"
 
-	db, err := startDatabase(ctx, unreachable, dir)
+	db, err := startDatabase(ctx, "", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +63,44 @@ func TestPrivateClusterStartsStopsAndRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer again.stop()
 	if _, err := os.Stat(filepath.Join(dir, "postgres", "PG_VERSION")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := functionURLs(ctx, again.adminURL, dir, map[string]string{"order": "orders"}); err != nil {
 		t.Errorf("restarted cluster: %v", err)
+	}
+
+	// An unclean stop: the stack died without stopping its server. The next start takes over.
+	third, err := startDatabase(ctx, "", dir)
+	if err != nil {
+		again.stop()
+		t.Fatalf("start after an unclean stop: %v", err)
+	}
+	defer third.stop()
+	if err := ping(ctx, again.adminURL); err == nil && again.adminURL != third.adminURL {
+		t.Error("the server left running by the previous start still answers")
+	}
+	if err := ping(ctx, third.adminURL); err != nil {
+		t.Errorf("cluster started after an unclean stop does not answer: %v", err)
+	}
+}
+
+// A DATABASE_URL set on purpose but not answering is an error naming it (without its password),
+// never a silent switch to another database.
+func TestUnreachableDatabaseURLIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	_, err := startDatabase(context.Background(), "postgres://admin:s3cret-pw@127.0.0.1:1/shop?sslmode=disable", dir)
+	if err == nil {
+		t.Fatal("an unreachable DATABASE_URL was accepted")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "127.0.0.1:1/shop") || !strings.Contains(msg, "DATABASE_URL") {
+		t.Errorf("the error does not name the URL: %s", msg)
+	}
+	if strings.Contains(msg, "s3cret-pw") {
+		t.Errorf("the error shows the password: %s", msg)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "postgres")); !os.IsNotExist(err) {
+		t.Errorf("a private cluster was set up anyway (%v)", err)
 	}
 }
