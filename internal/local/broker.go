@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
+	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 )
 
@@ -43,10 +45,24 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST a CloudEvent", http.StatusMethodNotAllowed)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	// Refuse here what no subscriber could take: an accepted event must be deliverable, or at
+	// least dead-letterable, never dropped after the 202.
+	r.Body = http.MaxBytesReader(w, r.Body, maxIngressBytes)
 	e, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		http.Error(w, fmt.Sprintf("event larger than %d bytes", maxIngressBytes), http.StatusRequestEntityTooLarge)
+		return
+	case err != nil:
 		http.Error(w, "not a CloudEvent: "+err.Error(), http.StatusBadRequest)
+		return
+	case len(e.Data()) > events.MaxDataBytes:
+		http.Error(w, fmt.Sprintf("event data larger than %d bytes", events.MaxDataBytes), http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err := e.Validate(); err != nil {
+		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	if err := in.Produce(r.Context(), *e); err != nil {
@@ -56,6 +72,10 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
+
+// maxIngressBytes bounds a request to the ingress as the functions bound theirs: an event's data
+// is at most events.MaxDataBytes, and a structured-mode body carries the attributes beside it.
+const maxIngressBytes = 2 * events.MaxDataBytes
 
 // Produce writes e to the broker topic and waits for the acknowledgement.
 func (in *Ingress) Produce(ctx context.Context, e cloudevents.Event) error {

@@ -727,3 +727,49 @@ func TestDispatcherMovesOnWhenTheDeadLetterSinkRefusesAnEvent(t *testing.T) {
 		}
 	}
 }
+
+// The ingress refuses what no function could take (413), so that an accepted event is never one
+// that every subscriber and the dead-letter sink would refuse; a valid event still goes through.
+func TestIngressRefusesEventsNoSubscriberCouldTake(t *testing.T) {
+	brokers := kafkaCluster(t, 12, testTopic)
+	url := ingress(t, brokers, testTopic)
+	post := func(e cloudevents.Event) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cehttp.WriteRequest(context.Background(), binding.ToMessage(&e), req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	big := testEvent(t, "test.request", "too-big", 0)
+	if err := big.SetData(cloudevents.ApplicationJSON, map[string]string{"pad": strings.Repeat("x", 200<<10)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := post(big); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 200 KB event: status %d, want 413", got)
+	}
+	justOver := testEvent(t, "test.request", "just-over", 0)
+	if err := justOver.SetData(cloudevents.ApplicationJSON, map[string]string{"pad": strings.Repeat("x", events.MaxDataBytes)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := post(justOver); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("data just over events.MaxDataBytes: status %d, want 413", got)
+	}
+	ok := testEvent(t, "test.request", "fine", 0)
+	if got := post(ok); got != http.StatusAccepted {
+		t.Fatalf("a small event: status %d, want 202", got)
+	}
+	// The small one is on the topic, and it is the first record there: nothing refused was stored.
+	first := findOnTopic(t, brokers, testTopic, func(cloudevents.Event) bool { return true })
+	if first.ID() != ok.ID() {
+		t.Errorf("first event on the topic is %s (%s), want the accepted %s", first.ID(), first.Subject(), ok.ID())
+	}
+}

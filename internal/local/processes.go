@@ -1,7 +1,7 @@
 package local
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -20,6 +20,7 @@ type process struct {
 	bin  string
 	port int
 	env  []string
+	log  io.Writer // where its output goes; os.Stderr when nil
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -53,18 +54,27 @@ func (p *process) supervise(ctx context.Context, wg *sync.WaitGroup) {
 func (p *process) runOnce(ctx context.Context) error {
 	cmd := exec.Command(p.bin)
 	cmd.Env = append(os.Environ(), append(p.env, fmt.Sprintf("PORT=%d", p.port), "HOST=127.0.0.1")...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
+	// Its own process group (Ctrl-C reaches the stack, which stops the functions in order), and
+	// killed by the kernel if the stack dies without stopping it, even by SIGKILL: a function
+	// never outlives its stack, as a pod does not outlive its node.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A writer, not a pipe read by another goroutine: exec copies the output to it and Wait
+	// returns only once everything written is copied, so a crashing function's last lines (its
+	// panic) always reach the log.
+	out := &linePrefixer{prefix: fmt.Sprintf("%-10s ", p.name), w: p.logTo()}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	p.cmd = cmd
 	p.mu.Unlock()
-	go prefixLines(p.name, out)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		out.Flush()
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		return err
@@ -109,10 +119,47 @@ func (p *process) waitReady(ctx context.Context) error {
 	}
 }
 
-func prefixLines(name string, r io.Reader) {
-	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	for s.Scan() {
-		fmt.Fprintf(os.Stderr, "%-10s %s\n", name, s.Text())
+// logTo is where p's output goes: the stack's standard error unless a test set another.
+func (p *process) logTo() io.Writer {
+	if p.log != nil {
+		return p.log
+	}
+	return os.Stderr
+}
+
+// linePrefixer writes each complete line given to it to w with prefix; Flush writes a last
+// partial line. Safe for the two writers exec gives it (stdout and stderr).
+type linePrefixer struct {
+	prefix string
+	w      io.Writer
+
+	mu      sync.Mutex
+	partial []byte
+}
+
+func (l *linePrefixer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, b...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := fmt.Fprintf(l.w, "%s%s\n", l.prefix, l.partial[:i]); err != nil {
+			return len(b), err
+		}
+		l.partial = l.partial[i+1:]
+	}
+	return len(b), nil
+}
+
+// Flush writes what is left of an unterminated last line.
+func (l *linePrefixer) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.partial) > 0 {
+		fmt.Fprintf(l.w, "%s%s\n", l.prefix, l.partial)
+		l.partial = nil
 	}
 }

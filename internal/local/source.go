@@ -57,7 +57,10 @@ func (s *kafkaSource) Run(ctx context.Context) error {
 					break
 				} else {
 					slog.Warn("kafka source: broker unavailable; retrying", "err", err)
-					time.Sleep(time.Second)
+					select { // a plain sleep would hold up shutdown by a second per record
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
 				}
 			}
 		}

@@ -76,7 +76,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	// Not a named result: every `return nil, err` below would set it to nil before the deferred
 	// Stop runs, which then panicked instead of cleaning up.
-	s := &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 16)}
+	s := &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -222,9 +222,19 @@ func (s *Stack) run(ctx context.Context, name string, part func(context.Context)
 	go func() {
 		defer s.wg.Done()
 		if err := part(ctx); err != nil && ctx.Err() == nil {
-			s.errc <- fmt.Errorf("%s: %w", name, err)
+			s.fail(fmt.Errorf("%s: %w", name, err))
 		}
 	}()
+}
+
+// fail reports a part's failure to Wait. The first one is what stops the stack; later ones are
+// only logged, so a part never blocks on a channel nobody reads (Stop waits for every part).
+func (s *Stack) fail(err error) {
+	select {
+	case s.errc <- err:
+	default:
+		slog.Error("stack part failed", "err", err)
+	}
 }
 
 // serve serves h on addr until ctx ends and returns its base URL.
@@ -239,7 +249,7 @@ func (s *Stack) serve(ctx context.Context, addr string, h http.Handler) (string,
 		defer s.wg.Done()
 		go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.errc <- err
+			s.fail(err)
 		}
 	}()
 	return "http://" + l.Addr().String(), nil
