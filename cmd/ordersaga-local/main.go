@@ -16,6 +16,9 @@ import (
 
 func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := local.DieWithParent(); err != nil {
+		slog.Warn("cannot ask to stop with the parent process", "err", err)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "ordersaga-local:", err)
 		os.Exit(1)

@@ -94,12 +94,7 @@ func startPrivateCluster(bin, dir string) (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	runAs := func(name string, args ...string) *exec.Cmd {
-		if os.Geteuid() == 0 {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
-		}
-		return exec.Command(filepath.Join(bin, name), args...)
-	}
+	runAs := func(name string, args ...string) *exec.Cmd { return pgCommand(bin, name, args...) }
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
@@ -142,6 +137,14 @@ func startPrivateCluster(bin, dir string) (*database, error) {
 	adminURL := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	logf("started a private PostgreSQL in %s on port %d", dir, port)
 	return &database{adminURL: adminURL, stop: stop}, nil
+}
+
+// pgCommand runs one of PostgreSQL's programs from bin, as the postgres user when we are root.
+func pgCommand(bin, name string, args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
+	}
+	return exec.Command(filepath.Join(bin, name), args...)
 }
 
 func chownToPostgres(dir string) error {

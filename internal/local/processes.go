@@ -54,10 +54,7 @@ func (p *process) supervise(ctx context.Context, wg *sync.WaitGroup) {
 func (p *process) runOnce(ctx context.Context) error {
 	cmd := exec.Command(p.bin)
 	cmd.Env = append(os.Environ(), append(p.env, fmt.Sprintf("PORT=%d", p.port), "HOST=127.0.0.1")...)
-	// Its own process group (Ctrl-C reaches the stack, which stops the functions in order), and
-	// killed by the kernel if the stack dies without stopping it, even by SIGKILL: a function
-	// never outlives its stack, as a pod does not outlive its node.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = functionProcAttr()
 	// A writer, not a pipe read by another goroutine: exec copies the output to it and Wait
 	// returns only once everything written is copied, so a crashing function's last lines (its
 	// panic) always reach the log.
