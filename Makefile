@@ -39,8 +39,17 @@ fuzz:
 ## run: the whole system on this machine (see README). The admin defaults are for local use only.
 ORDERSAGA_ADMIN_EMAIL ?= admin@example.com
 ORDERSAGA_ADMIN_PASSWORD ?= admin-password-123
+## Built, then run with exec rather than `go run`: go run exits 1 after Ctrl-C even when the
+## program stops cleanly, and make would report that as an error.
 run:
-	ORDERSAGA_ADMIN_EMAIL='$(ORDERSAGA_ADMIN_EMAIL)' ORDERSAGA_ADMIN_PASSWORD='$(ORDERSAGA_ADMIN_PASSWORD)' $(GO) run ./cmd/ordersaga-local
+	@$(GO) build -o bin/ordersaga-local ./cmd/ordersaga-local
+	ORDERSAGA_ADMIN_EMAIL='$(ORDERSAGA_ADMIN_EMAIL)' ORDERSAGA_ADMIN_PASSWORD='$(ORDERSAGA_ADMIN_PASSWORD)' exec bin/ordersaga-local
+
+## smoke: check the REST contract against a running stack (make run in another terminal)
+SMOKE_URL ?= http://127.0.0.1:8080
+.PHONY: smoke
+smoke:
+	ORDERSAGA_ADMIN_EMAIL='$(ORDERSAGA_ADMIN_EMAIL)' ORDERSAGA_ADMIN_PASSWORD='$(ORDERSAGA_ADMIN_PASSWORD)' $(GO) run ./cmd/ordersaga-smoke $(SMOKE_URL)
 
 # ---- Cluster deployment (README "Deploy to a cluster"); needs kubectl, openssl and ko ----
 NAMESPACE ?= ordersaga

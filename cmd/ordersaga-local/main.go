@@ -38,7 +38,11 @@ func run() error {
 	}
 	defer stack.Stop()
 	fmt.Fprint(os.Stderr, stack.Summary())
-	err = stack.Wait(ctx)
+	if err := stack.Wait(ctx); err != nil {
+		return err
+	}
 	slog.Info("stopping")
-	return err
+	stack.Stop()
+	slog.Info("stopped")
+	return nil
 }

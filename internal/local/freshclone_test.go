@@ -67,6 +67,9 @@ func TestMakeRunFromAFreshClone(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("contract: %s", p)
 	}
+	if len(problems) > 0 {
+		t.Logf("make run output:\n%s", run.out.String())
+	}
 	procs := run.descendants()
 	if len(procs) < 6 {
 		t.Errorf("make run has %d processes below it, want make's child, the stack and its functions: %v", len(procs), procs)
@@ -77,6 +80,17 @@ func TestMakeRunFromAFreshClone(t *testing.T) {
 		if strings.HasPrefix(line, "make: ***") || strings.Contains(line, "level=ERROR") {
 			t.Errorf("Ctrl-C printed an error: %s", line)
 		}
+	}
+	if !strings.Contains(out, "msg=stopped") {
+		t.Errorf("the stack did not report a clean stop:\n%s", out)
+	}
+	// make itself ends as any program does on Ctrl-C (killed by SIGINT, 130 in a shell), after
+	// its child, the stack, exited 0; an exit status of its own would mean the stack failed.
+	if ws, ok := run.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !(ws.Exited() && ws.ExitStatus() == 0 || ws.Signaled() && ws.Signal() == syscall.SIGINT) {
+		t.Errorf("make run after Ctrl-C: %v, want exit 0 or the SIGINT itself", run.cmd.ProcessState)
+	}
+	if t.Failed() {
+		t.Logf("make run output:\n%s", out)
 	}
 	assertGone(t, procs)
 
@@ -144,7 +158,7 @@ func (r *makeRun) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(r.url + "/health/readiness")
+		resp, err := http.Get(r.url + "/.well-known/jwks.json")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -48,18 +48,25 @@ type walk struct {
 
 type object = map[string]any
 
+// call makes one request and returns its status, its body as an object (nil when it is not
+// one) and its headers; raw is the body as received.
 func (w *walk) call(method, path string, body any, token string) (int, object, http.Header, error) {
+	code, obj, h, _, err := w.callRaw(method, path, body, token)
+	return code, obj, h, err
+}
+
+func (w *walk) callRaw(method, path string, body any, token string) (int, object, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, nil, err
+			return 0, nil, nil, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(w.ctx, method, w.base+path, rd)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -67,16 +74,16 @@ func (w *walk) call(method, path string, body any, token string) (int, object, h
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp.StatusCode, nil, resp.Header, err
+		return resp.StatusCode, nil, resp.Header, raw, err
 	}
 	var obj object
 	_ = json.Unmarshal(raw, &obj) // not every answer is an object; checks below say what they need
-	return resp.StatusCode, obj, resp.Header, nil
+	return resp.StatusCode, obj, resp.Header, raw, nil
 }
 
 // expect records a problem unless ok.
@@ -150,7 +157,12 @@ func (w *walk) run(cfg Config) {
 	if id == "" {
 		return
 	}
-	w.status(http.StatusNotFound, "GET", "/orders/"+id, nil, admin) // another user's order
+	// Another user's order does not exist for them.
+	other := "smoke-other-" + run + "@example.com"
+	w.status(http.StatusCreated, "POST", "/signup", object{"email": other, "password": password}, "")
+	otherLogin, _ := w.status(http.StatusOK, "POST", "/login", object{"email": other, "password": password}, "")
+	otherToken, _ := otherLogin["access_token"].(string)
+	w.status(http.StatusNotFound, "GET", "/orders/"+id, nil, otherToken)
 	status := w.settle(id, user, cfg.Settle)
 	stock, _ := w.status(http.StatusOK, "GET", "/items/"+sku, nil, user)
 	switch status {
@@ -159,8 +171,10 @@ func (w *walk) run(cfg Config) {
 	case "CANCELLED":
 		w.expect("a cancelled order's stock is released", num(stock["available"]) == 3 && num(stock["reserved"]) == 0, stock)
 	}
-	list, _ := w.status(http.StatusOK, "GET", "/orders", nil, user)
-	w.expect("GET /orders lists the order", strings.Contains(fmt.Sprint(list), id), list)
+	code, _, _, raw, err := w.callRaw("GET", "/orders", nil, user)
+	var list []object
+	w.expect("GET /orders is 200 with a JSON array", err == nil && code == http.StatusOK && json.Unmarshal(raw, &list) == nil, code, string(raw))
+	w.expect("GET /orders lists exactly the user's order", len(list) == 1 && list[0]["id"] == id, string(raw))
 }
 
 // settle waits for order id to reach a terminal state and returns it.
