@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -102,8 +101,8 @@ type TriggerDispatcher struct {
 	Delivery eventingduckv1.DeliverySpec
 	Topic    string
 	Brokers  []string
-	// Lanes bounds how many orders are delivered at once.
-	Lanes int
+	// MaxInFlight bounds the events fetched and not yet finished (defaultMaxInFlight when 0).
+	MaxInFlight int
 	// Quiet drops the per-hop log line (benchmarks); failures are logged regardless.
 	Quiet bool
 
@@ -148,6 +147,11 @@ func exactTypeOf(t *eventingv1.Trigger) string {
 }
 
 // Run consumes until ctx ends.
+//
+// Delivery is continuous: records are fetched while earlier ones are still being delivered, up
+// to MaxInFlight per Trigger, so an event waiting out its back-off holds up nothing but the
+// events behind it in its own order (ordered delivery) or nothing at all (unordered). Each
+// partition's committed offset stays below the first event not yet delivered or dead-lettered.
 func (d *TriggerDispatcher) Run(ctx context.Context) error {
 	keepAlive.Do(func() {
 		kncloudevents.ConfigureConnectionArgs(&kncloudevents.ConnectionArgs{MaxIdleConns: 1000, MaxIdleConnsPerHost: 200})
@@ -161,8 +165,8 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		return fmt.Errorf("trigger %s: %w", d.Trigger.Name, err)
 	}
 	d.retry = retry
-	if d.Lanes <= 0 {
-		d.Lanes = 32
+	if d.MaxInFlight <= 0 {
+		d.MaxInFlight = defaultMaxInFlight
 	}
 	group := fmt.Sprintf("knative-trigger-%s-%s", d.Trigger.Namespace, d.Trigger.Name)
 	client, err := kgo.NewClient(
@@ -170,9 +174,9 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(d.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		// Offsets are marked once their batch is delivered and committed in the background
-		// (and on leaving the group): only delivered offsets are ever committed, and the next
-		// batch need not wait for a commit round trip.
+		// Offsets are marked as their events finish and committed in the background (and on
+		// leaving the group): only finished offsets are ever committed, and delivery never waits
+		// for a commit round trip.
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(500*time.Millisecond),
 		kgo.FetchMaxWait(50*time.Millisecond),
@@ -182,13 +186,31 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		return err
 	}
 	defer client.Close()
+
+	var running sync.WaitGroup
 	defer func() {
+		running.Wait() // deliveries cut off by ctx end quickly and are not marked
 		if err := client.CommitMarkedOffsets(context.Background()); err != nil {
 			slog.Warn("dispatcher commit", "trigger", d.Trigger.Name, "err", err)
 		}
 	}()
+	progress := newCommitTracker()
+	perOrder := newLanes()
+	ordered := deliveryOrder(d.Trigger) == orderedDelivery
+	slots := make(chan struct{}, d.MaxInFlight) // one per fetched record not yet finished
+	finish := func(r *kgo.Record) {
+		if next, ok := progress.finished(r); ok {
+			client.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{r.Topic: {r.Partition: next}})
+		}
+		<-slots
+	}
 	for {
-		fetches := client.PollRecords(ctx, 1000)
+		select { // wait for room before fetching more
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		fetches := client.PollRecords(ctx, 1+cap(slots)-len(slots))
 		if ctx.Err() != nil {
 			client.AllowRebalance()
 			return nil
@@ -196,59 +218,86 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 		fetches.EachError(func(topic string, p int32, err error) {
 			slog.Warn("dispatcher fetch", "trigger", d.Trigger.Name, "err", err)
 		})
-		var records []*kgo.Record
-		fetches.EachRecord(func(r *kgo.Record) { records = append(records, r) })
-		d.deliverBatch(ctx, records)
-		if ctx.Err() == nil {
-			client.MarkCommitRecords(records...)
+		held := true // the slot taken above, used by the first record
+		fetches.EachRecord(func(r *kgo.Record) {
+			if !held {
+				slots <- struct{}{} // never blocks: PollRecords returned no more than the room
+			}
+			held = false
+			progress.fetched(r)
+			e, ok := d.accepts(ctx, r)
+			if !ok {
+				finish(r)
+				return
+			}
+			running.Add(1)
+			work := func() {
+				defer running.Done()
+				if d.deliver(ctx, e) {
+					finish(r)
+				} else {
+					<-slots // cut off by shutdown: not finished, so never committed past
+				}
+			}
+			if ordered {
+				perOrder.run(string(r.Key), work)
+			} else {
+				go work()
+			}
+		})
+		if held {
+			<-slots
 		}
 		client.AllowRebalance()
 	}
 }
 
-// deliverBatch delivers records, in order within each record key, in parallel across keys,
-// and returns when every record is delivered or dead-lettered.
-func (d *TriggerDispatcher) deliverBatch(ctx context.Context, records []*kgo.Record) {
-	if len(records) == 0 {
-		return
+// defaultMaxInFlight bounds the events one Trigger has fetched and not yet finished: a burst
+// reaches the subscriber with up to this many concurrent requests (fewer in ordered delivery,
+// where each order has at most one).
+const defaultMaxInFlight = 256
+
+// Delivery orders, as the Kafka broker's kafka.eventing.knative.dev/delivery.order annotation
+// names them: ordered keeps each partition's (here: each order's) events in sequence, one at a
+// time; unordered delivers every event as soon as it is fetched.
+const (
+	deliveryOrderAnnotation = "kafka.eventing.knative.dev/delivery.order"
+	orderedDelivery         = "ordered"
+	unorderedDelivery       = "unordered"
+)
+
+// deliveryOrder is t's delivery order: unordered unless its annotation says ordered, as on a
+// cluster.
+func deliveryOrder(t *eventingv1.Trigger) string {
+	if t.Annotations[deliveryOrderAnnotation] == orderedDelivery {
+		return orderedDelivery
 	}
-	lanes := make([][]*kgo.Record, d.Lanes)
-	for _, r := range records {
-		h := fnv.New32a()
-		h.Write(r.Key)
-		i := int(h.Sum32() % uint32(d.Lanes))
-		lanes[i] = append(lanes[i], r)
-	}
-	var wg sync.WaitGroup
-	for _, lane := range lanes {
-		if len(lane) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, r := range lane {
-				d.deliver(ctx, r)
-			}
-		}()
-	}
-	wg.Wait()
+	return unorderedDelivery
 }
 
-func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
+// accepts decodes r and applies the Trigger's filter: the event to deliver, or ok false when
+// this Trigger does not take it.
+func (d *TriggerDispatcher) accepts(ctx context.Context, r *kgo.Record) (cloudevents.Event, bool) {
 	// Every Trigger reads every record; most are for other Triggers. When the filter is just an
 	// exact type, the header tells without decoding the event.
 	if t := kafka.Type(r); d.exactType != "" && t != "" && t != d.exactType {
-		return
+		return cloudevents.Event{}, false
 	}
 	e, err := kafka.Event(r)
 	if err != nil {
 		slog.Warn("dispatcher: record is not a CloudEvent; skipped", "trigger", d.Trigger.Name, "offset", r.Offset, "err", err)
-		return
+		return cloudevents.Event{}, false
 	}
 	if d.filter.Filter(ctx, e) != eventfilter.PassFilter {
-		return
+		return cloudevents.Event{}, false
 	}
+	return e, true
+}
+
+// deliver sends e to the subscriber with the Trigger's retries, then its reply to the broker or
+// e to the dead-letter sink. It reports whether e is finished (delivered, dead-lettered, or
+// failed for good); false means shutdown cut it off and it must be delivered again.
+func (d *TriggerDispatcher) deliver(ctx context.Context, e cloudevents.Event) bool {
 	// Knative's dispatcher delivers to the subscriber with the Trigger's retries; the reply and
 	// the dead letter are handled here, as the Kafka broker's dispatcher does: the reply is
 	// produced straight to the broker topic (no HTTP hop through the ingress), and only an event
@@ -294,6 +343,7 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
 	case err != nil && ctx.Err() != nil:
 		// Stopping: the delivery was cut off and its offset is not committed, so it is
 		// delivered again on the next start. Not a dead letter.
+		return false
 	case err != nil:
 		slog.Error("hop failed, event dropped", append(attrs, "err", err)...)
 	case deadLettered:
@@ -301,6 +351,7 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, r *kgo.Record) {
 	case !d.Quiet:
 		slog.Info("hop", attrs...)
 	}
+	return true
 }
 
 // reply sends the subscriber's reply event, if its response carried one, to the broker:

@@ -430,6 +430,7 @@ func TestDispatcherKeepsPerKeyOrderAndRunsKeysInParallel(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	tr := trigger(t, "ordered", "test.step", sub.URL(), "")
+	tr.Annotations = map[string]string{deliveryOrderAnnotation: orderedDelivery}
 	p := kafkaClient(t, brokers)
 	for seq := range perKey {
 		for _, k := range keys {
@@ -771,5 +772,74 @@ func TestIngressRefusesEventsNoSubscriberCouldTake(t *testing.T) {
 	first := findOnTopic(t, brokers, testTopic, func(cloudevents.Event) bool { return true })
 	if first.ID() != ok.ID() {
 		t.Errorf("first event on the topic is %s (%s), want the accepted %s", first.ID(), first.Subject(), ok.ID())
+	}
+}
+
+// An event waiting out its back-off holds up nothing but its own order: later events of other
+// orders are delivered meanwhile, and the committed offset stays below the waiting event until
+// it is delivered.
+func TestDispatcherDeliversOtherOrdersWhileOneWaitsOutItsBackoff(t *testing.T) {
+	for _, order := range []string{orderedDelivery, unorderedDelivery} {
+		t.Run(order, func(t *testing.T) {
+			brokers := kafkaCluster(t, 1, testTopic)
+			reply := ingress(t, brokers, testTopic)
+			release := make(chan struct{})
+			sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
+				if e.Subject() == "stuck" {
+					select {
+					case <-release:
+						w.WriteHeader(http.StatusOK)
+					default:
+						w.WriteHeader(http.StatusServiceUnavailable) // retried with back-off
+					}
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			})
+			const delivery = `  delivery:
+    retry: 1000
+    backoffPolicy: linear
+    backoffDelay: PT0.1S
+`
+			tr := trigger(t, "backoff-"+order, "test.step", sub.URL(), delivery)
+			tr.Annotations = map[string]string{deliveryOrderAnnotation: order}
+			p := kafkaClient(t, brokers)
+			produce(t, p, testTopic, testEvent(t, "test.step", "stuck", 0))
+			run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+			if e := sub.next(t); e.Subject() != "stuck" {
+				t.Fatalf("first delivery was %s", e.Subject())
+			}
+			// Produced while the stuck one waits out its back-off: a later fetch than its own.
+			var others []cloudevents.Event
+			for i := range 5 {
+				others = append(others, testEvent(t, "test.step", fmt.Sprintf("other-%d", i), 0))
+			}
+			produce(t, p, testTopic, others...)
+
+			delivered := map[string]bool{}
+			deadline := time.After(waitLimit)
+			for len(delivered) < len(others) {
+				select {
+				case e := <-sub.arrived:
+					if e.Subject() != "stuck" {
+						delivered[e.Subject()] = true
+					}
+				case <-deadline:
+					t.Fatalf("only %d of %d other orders were delivered while one waited out its back-off", len(delivered), len(others))
+				}
+			}
+			group := "knative-trigger-ordersaga-" + tr.Name
+			admin := kafkaClient(t, brokers)
+			time.Sleep(time.Second) // let a wrong commit, if any, happen (autocommit runs every 0.5 s)
+			if off := committed(t, admin, group, testTopic); off > 0 {
+				t.Errorf("committed offset %d while the event at offset 0 is still being retried", off)
+			}
+			close(release)
+			for deadline := time.Now().Add(waitLimit); committed(t, admin, group, testTopic) < 6; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("offsets not committed after the stuck event was delivered: %d", committed(t, admin, group, testTopic))
+				}
+			}
+		})
 	}
 }

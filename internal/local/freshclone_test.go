@@ -280,4 +280,3 @@ func assertGone(t *testing.T, ps procList) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
