@@ -8,12 +8,14 @@ import (
 	"go/build"
 	"go/parser"
 	"go/token"
+	"knative.dev/eventing/pkg/kncloudevents"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
@@ -149,8 +151,10 @@ func exactType(tr *eventingv1.Trigger) (string, error) {
 	return f.Exact["type"], nil
 }
 
-// Every Trigger delivers with retries, exponential backoff, a timeout and the dead-letter sink,
-// in order per order id.
+// Every Trigger delivers with retries, a timeout and the dead-letter sink, in order per order
+// id. Its retry budget outlasts a function's restart (minutes, not seconds) while no single wait
+// is so long that a recovered function idles: the dead-letter store and its redrive take over
+// after that.
 func TestTriggerDelivery(t *testing.T) {
 	for _, tr := range load(t).Triggers {
 		d := tr.Spec.Delivery
@@ -160,12 +164,23 @@ func TestTriggerDelivery(t *testing.T) {
 			continue
 		case d.Retry == nil || *d.Retry < 1:
 			t.Errorf("trigger %s: no retries", tr.Name)
-		case d.BackoffPolicy == nil || *d.BackoffPolicy != "exponential":
-			t.Errorf("trigger %s: backoff policy is not exponential", tr.Name)
-		case d.BackoffDelay == nil || d.Timeout == nil:
-			t.Errorf("trigger %s: backoffDelay and timeout are required", tr.Name)
+		case d.BackoffPolicy == nil || d.BackoffDelay == nil || d.Timeout == nil:
+			t.Errorf("trigger %s: backoffPolicy, backoffDelay and timeout are required", tr.Name)
 		case d.DeadLetterSink == nil || d.DeadLetterSink.Ref == nil || d.DeadLetterSink.Ref.Name != "deadletter":
 			t.Errorf("trigger %s: dead-letter sink must be the deadletter Service", tr.Name)
+		default:
+			retry, err := kncloudevents.RetryConfigFromDeliverySpec(*d)
+			if err != nil {
+				t.Fatalf("trigger %s: %v", tr.Name, err)
+			}
+			var total, longest time.Duration
+			for attempt := range retry.RetryMax { // as go-retryablehttp numbers the waits: from 0
+				wait := retry.Backoff(attempt, nil)
+				total, longest = total+wait, max(longest, wait)
+			}
+			if total < 2*time.Minute || longest > time.Minute {
+				t.Errorf("trigger %s: retries wait %s in all, at most %s at once; want at least 2m in all, at most 1m at once", tr.Name, total, longest)
+			}
 		}
 		if got := tr.Annotations["kafka.eventing.knative.dev/delivery.order"]; got != "ordered" {
 			t.Errorf("trigger %s: delivery.order %q, want ordered", tr.Name, got)
