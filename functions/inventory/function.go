@@ -40,7 +40,7 @@ type Function struct {
 	verifier *auth.Verifier
 }
 
-var _ function.Function = (*Function)(nil)
+var _ function.EventHandler = (*Function)(nil)
 
 // New builds the function from the environment; it is what knative/func and cmd/inventory call.
 func New(ctx context.Context) (*Function, error) {
@@ -65,25 +65,18 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	return &Function{pool: pool, verifier: verifier}, nil
 }
 
-// Handle reacts to the three events inventory subscribes to. Its errors follow the retry
-// contract (function.Result): 400 for an event that can never succeed, 500 for the rest.
+// Handle reacts to the three events inventory subscribes to. Errors: apperr Invalid, NotFound
+// or Conflict and events.ErrInvalid for an event that can never succeed; others are transient.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	var reply *cloudevents.Event
-	var err error
 	switch events.Type(e.Type()) {
 	case events.OrderRequested:
-		reply, err = inbox.Handle(ctx, f.pool, e, f.reserve)
+		return inbox.Handle(ctx, f.pool, e, f.reserve)
 	case events.OrderCancelled:
-		reply, err = inbox.Handle(ctx, f.pool, e, f.release)
+		return inbox.Handle(ctx, f.pool, e, f.release)
 	case events.OrderCompleted:
-		reply, err = inbox.Handle(ctx, f.pool, e, f.sell)
-	default:
-		err = function.Rejectf("inventory does not handle %q events", e.Type())
+		return inbox.Handle(ctx, f.pool, e, f.sell)
 	}
-	if err != nil {
-		return nil, function.Result(err)
-	}
-	return reply, nil
+	return nil, function.Rejectf("inventory does not handle %q events", e.Type())
 }
 
 // Ready reports whether the database answers.

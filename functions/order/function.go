@@ -110,8 +110,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 		}
 		return nil, err
 	}
-	reply, err := f.handle(ctx, e)
-	return reply, function.Result(err)
+	return f.handle(ctx, e)
 }
 
 // Routes adds the REST API.
@@ -135,7 +134,10 @@ func (f *Function) Close() {
 	f.pool.Close()
 }
 
-var _ function.Function = (*Function)(nil)
+var _ interface {
+	function.EventHandler
+	function.RouteRegistrar
+} = (*Function)(nil)
 
 // source is the CloudEvents source of everything the order function emits.
 const source = events.SourceOrder

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -54,7 +53,7 @@ type Function struct {
 	decide *decider
 }
 
-var _ function.Function = (*Function)(nil)
+var _ function.EventHandler = (*Function)(nil)
 
 // New builds payment from the environment (the knative/func entry point).
 func New(ctx context.Context) (*Function, error) {
@@ -92,10 +91,9 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
-		reply, err := inbox.Handle(ctx, f.pool, e, f.charge)
-		return reply, function.Result(err)
+		return inbox.Handle(ctx, f.pool, e, f.charge)
 	default:
-		return nil, function.Result(function.Rejectf("payment does not handle %q events", e.Type()))
+		return nil, function.Rejectf("payment does not handle %q events", e.Type())
 	}
 }
 
@@ -108,9 +106,6 @@ func (f *Function) charge(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p
 	}
 	return events.Reply(e, events.SourcePayment, t.payload())
 }
-
-// Routes adds nothing: payment is driven by events only.
-func (f *Function) Routes(*http.ServeMux) {}
 
 // Ready reports whether the database answers.
 func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"net/http"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -36,7 +35,7 @@ type Function struct {
 	pool *pgxpool.Pool
 }
 
-var _ function.Function = (*Function)(nil)
+var _ function.EventHandler = (*Function)(nil)
 
 // New builds shipping from the environment (the knative/func entry point).
 func New(ctx context.Context) (*Function, error) {
@@ -63,10 +62,9 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.OrderAccepted:
-		reply, err := inbox.Handle(ctx, f.pool, e, f.ship)
-		return reply, function.Result(err)
+		return inbox.Handle(ctx, f.pool, e, f.ship)
 	default:
-		return nil, function.Result(function.Rejectf("shipping does not handle %q events", e.Type()))
+		return nil, function.Rejectf("shipping does not handle %q events", e.Type())
 	}
 }
 
@@ -79,9 +77,6 @@ func (f *Function) ship(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p e
 	}
 	return events.Reply(e, events.SourceShipping, events.OrderShippedV1{OrderID: p.OrderID, TrackingID: tracking})
 }
-
-// Routes adds nothing: shipping is driven by events only.
-func (f *Function) Routes(*http.ServeMux) {}
 
 // Ready reports whether the database answers.
 func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }

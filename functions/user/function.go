@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/kelseyhightower/envconfig"
 
@@ -63,7 +62,7 @@ type Function struct {
 	now      func() time.Time
 }
 
-var _ function.Function = (*Function)(nil)
+var _ function.RouteRegistrar = (*Function)(nil)
 
 // New builds the function from the environment.
 func New(ctx context.Context) (*Function, error) {
@@ -158,12 +157,6 @@ func (f *Function) Role(email string) auth.Role {
 		return auth.RoleAdmin
 	}
 	return auth.RoleUser
-}
-
-// Handle rejects every event with 400: no Trigger should route events here, and a retry could
-// never succeed.
-func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	return nil, function.Result(function.Rejectf("the user function reacts to no events; got %q", e.Type()))
 }
 
 // Routes adds the REST endpoints of DESIGN.md section 5.

@@ -12,11 +12,9 @@ import (
 	"net/http/httputil"
 	"net/url"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
-	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
@@ -92,8 +90,8 @@ type Config struct {
 	InventoryURL string `envconfig:"INVENTORY_URL" required:"true"`
 }
 
-// Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It
-// reacts to no events.
+// Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It is
+// only a function.RouteRegistrar: it reacts to no events, so it has no event endpoint.
 type Function struct {
 	routes map[string]http.Handler
 }
@@ -111,20 +109,9 @@ func New(context.Context) (*Function, error) {
 	return &Function{routes: routes}, nil
 }
 
-// Handle refuses every event: the gateway is not a subscriber.
-func (f *Function) Handle(_ context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	return nil, function.Result(function.Rejectf("the gateway reacts to no events; got %q", e.Type()))
-}
-
 // Routes adds the proxied REST paths.
 func (f *Function) Routes(mux *http.ServeMux) {
 	for path, h := range f.routes {
 		mux.Handle(path, h)
 	}
 }
-
-// Ready reports ready: the gateway holds no state; each function has its own probe.
-func (f *Function) Ready(context.Context) error { return nil }
-
-// Close has nothing to release.
-func (f *Function) Close() {}
