@@ -16,15 +16,15 @@ import (
 func (f *Function) handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
-		return inbox.Handle(ctx, f.pool, e, f.onInventoryReserved)
+		return inbox.Handle(ctx, f.Pool, e, f.onInventoryReserved)
 	case events.InventoryNotReserved:
-		return inbox.Handle(ctx, f.pool, e, f.onInventoryNotReserved)
+		return inbox.Handle(ctx, f.Pool, e, f.onInventoryNotReserved)
 	case events.TransactionCompleted:
-		return inbox.Handle(ctx, f.pool, e, f.onTransactionCompleted)
+		return inbox.Handle(ctx, f.Pool, e, f.onTransactionCompleted)
 	case events.TransactionFailed:
-		return inbox.Handle(ctx, f.pool, e, f.onTransactionFailed)
+		return inbox.Handle(ctx, f.Pool, e, f.onTransactionFailed)
 	case events.OrderShipped:
-		return inbox.Handle(ctx, f.pool, e, f.onOrderShipped)
+		return inbox.Handle(ctx, f.Pool, e, f.onOrderShipped)
 	}
 	return nil, function.Rejectf("the order function does not handle %q events", e.Type())
 }

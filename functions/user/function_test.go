@@ -75,7 +75,7 @@ func (fx *fixture) do(t *testing.T, method, path, body string, header ...string)
 func (fx *fixture) users(t *testing.T) int {
 	t.Helper()
 	var n int
-	if err := fx.fn.pool.QueryRow(context.Background(), `SELECT count(*) FROM users`).Scan(&n); err != nil {
+	if err := fx.fn.Pool.QueryRow(context.Background(), `SELECT count(*) FROM users`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
