@@ -72,7 +72,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	}
 	f := &Function{
 		Database: db,
-		store:    &Store{pool: db.Pool},
+		store:    &Store{db: db.Pool},
 		relay:    outbox.NewRelay(db.Pool, producer),
 		producer: producer,
 		verifier: verifier,

@@ -48,11 +48,11 @@ func (d *decider) approve() bool {
 
 // transaction is one order's charge, as stored.
 type transaction struct {
-	OrderID     string
-	ID          string
-	AmountCents int64
-	Status      string
-	Reason      string
+	OrderID     string `db:"order_id"`
+	ID          string `db:"id"`
+	AmountCents int64  `db:"amount_cents"`
+	Status      string `db:"status"`
+	Reason      string `db:"reason"`
 }
 
 // payload is the reply event's payload for t.
@@ -82,9 +82,8 @@ func charge(ctx context.Context, db postgres.DBTX, orderID string, amount int64,
 	if tag.RowsAffected() == 1 {
 		return t, nil
 	}
-	t = transaction{OrderID: orderID}
-	err = db.QueryRow(ctx, `SELECT id::text, amount_cents, status, reason FROM transactions WHERE order_id = $1`, orderID).
-		Scan(&t.ID, &t.AmountCents, &t.Status, &t.Reason)
+	t, err = postgres.QueryOne[transaction](ctx, db, nil,
+		`SELECT order_id, id::text AS id, amount_cents, status, reason FROM transactions WHERE order_id = $1`, orderID)
 	if err != nil {
 		return transaction{}, fmt.Errorf("read transaction: %w", err)
 	}

@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,11 +14,14 @@ import (
 
 // User is a stored account.
 type User struct {
-	ID           string
-	Email        string // canonical: trimmed, lower case
-	PasswordHash string
-	CreatedAt    time.Time
+	ID           string    `db:"id"`
+	Email        string    `db:"email"` // canonical: trimmed, lower case
+	PasswordHash string    `db:"password_hash"`
+	CreatedAt    time.Time `db:"created_at"`
 }
+
+// userColumns are the columns a User is mapped from, by its db tags.
+const userColumns = `id::text AS id, email, password_hash, created_at`
 
 // createUser stores a new user. Errors: Conflict when the email is taken; others are transient.
 func createUser(ctx context.Context, db postgres.DBTX, email, passwordHash string) (User, error) {
@@ -56,7 +60,7 @@ func userExists(ctx context.Context, db postgres.DBTX, email string) (bool, erro
 
 // userByEmail returns the user with the canonical email. Errors: NotFound; others are transient.
 func userByEmail(ctx context.Context, db postgres.DBTX, email string) (User, error) {
-	return scanUser(db.QueryRow(ctx, `SELECT id, email, password_hash, created_at FROM users WHERE email = $1`, email))
+	return readUser(ctx, db, `SELECT `+userColumns+` FROM users WHERE email = $1`, email)
 }
 
 // userByID returns the user with id. Errors: NotFound (also for an id that is not a UUID);
@@ -66,21 +70,16 @@ func userByID(ctx context.Context, db postgres.DBTX, id string) (User, error) {
 	if err != nil {
 		return User{}, errNoUser
 	}
-	return scanUser(db.QueryRow(ctx, `SELECT id, email, password_hash, created_at FROM users WHERE id = $1`, uid))
+	return readUser(ctx, db, `SELECT `+userColumns+` FROM users WHERE id = $1`, uid)
 }
 
 var errNoUser = apperr.Errorf(apperr.NotFound, "no such user")
 
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
-	var u User
-	var id uuid.UUID
-	err := row.Scan(&id, &u.Email, &u.PasswordHash, &u.CreatedAt)
-	if postgres.IsNoRows(err) {
-		return User{}, errNoUser
-	}
-	if err != nil {
+// readUser runs a query for one user. Errors: NotFound; others are transient.
+func readUser(ctx context.Context, db postgres.DBTX, sql string, args ...any) (User, error) {
+	u, err := postgres.QueryOne[User](ctx, db, errNoUser, sql, args...)
+	if err != nil && !errors.Is(err, errNoUser) {
 		return User{}, fmt.Errorf("read user: %w", err)
 	}
-	u.ID = id.String()
-	return u, nil
+	return u, err
 }
