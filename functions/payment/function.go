@@ -80,7 +80,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 // charge charges the reserved total, exactly once per event (inbox) and per order (the
 // transactions table's order_id key).
 func (f *Function) charge(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
-	t, err := charge(ctx, tx, p.OrderID, p.TotalCents, f.decide.approve())
+	t, err := store{db: tx}.Charge(ctx, p.OrderID, p.TotalCents, f.decide.approve())
 	if err != nil {
 		return nil, err
 	}

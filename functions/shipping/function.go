@@ -59,7 +59,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 // ship records the order's shipment, exactly once per event (inbox) and per order (the
 // shipments table's order_id key).
 func (f *Function) ship(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderAcceptedV1) (*cloudevents.Event, error) {
-	tracking, err := ship(ctx, tx, p.OrderID)
+	tracking, err := store{db: tx}.Ship(ctx, p.OrderID)
 	if err != nil {
 		return nil, err
 	}

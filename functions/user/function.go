@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 // ensureAdmin creates the bootstrap admin unless the account exists. The existence check first
 // spares a restart the cost of a hash; the insert's ON CONFLICT makes racing replicas safe.
 func (f *Function) ensureAdmin(ctx context.Context, email, password string) error {
-	exists, err := userExists(ctx, f.Pool, email)
+	exists, err := store{db: f.Pool}.UserExists(ctx, email)
 	if err != nil || exists {
 		return err
 	}
@@ -132,7 +132,7 @@ func (f *Function) ensureAdmin(ctx context.Context, email, password string) erro
 	if err != nil {
 		return err
 	}
-	created, err := ensureUser(ctx, f.Pool, email, hash)
+	created, err := store{db: f.Pool}.EnsureUser(ctx, email, hash)
 	if created {
 		slog.InfoContext(ctx, "created the bootstrap admin", "email", email)
 	}

@@ -23,10 +23,16 @@ type User struct {
 // userColumns are the columns a User is mapped from, by its db tags.
 const userColumns = `id::text AS id, email, password_hash, created_at`
 
-// createUser stores a new user. Errors: Conflict when the email is taken; others are transient.
-func createUser(ctx context.Context, db postgres.DBTX, email, passwordHash string) (User, error) {
+// store is the users schema's queries, run on the pool. Driver errors are translated to apperr
+// here and nowhere else.
+type store struct {
+	db postgres.DBTX
+}
+
+// CreateUser stores a new user. Errors: Conflict when the email is taken; others are transient.
+func (s store) CreateUser(ctx context.Context, email, passwordHash string) (User, error) {
 	u := User{ID: uuid.NewString(), Email: email, PasswordHash: passwordHash}
-	err := db.QueryRow(ctx, `INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3) RETURNING created_at`,
+	err := s.db.QueryRow(ctx, `INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3) RETURNING created_at`,
 		u.ID, u.Email, u.PasswordHash).Scan(&u.CreatedAt)
 	if postgres.IsUniqueViolation(err) {
 		return User{}, apperr.Errorf(apperr.Conflict, "email is already registered")
@@ -37,10 +43,10 @@ func createUser(ctx context.Context, db postgres.DBTX, email, passwordHash strin
 	return u, nil
 }
 
-// ensureUser stores a user unless one with email exists, and reports whether it did. It is safe
+// EnsureUser stores a user unless one with email exists, and reports whether it did. It is safe
 // for replicas racing at startup: the loser's insert does nothing.
-func ensureUser(ctx context.Context, db postgres.DBTX, email, passwordHash string) (bool, error) {
-	tag, err := db.Exec(ctx, `INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING`,
+func (s store) EnsureUser(ctx context.Context, email, passwordHash string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING`,
 		uuid.NewString(), email, passwordHash)
 	if err != nil {
 		return false, fmt.Errorf("insert user: %w", err)
@@ -48,36 +54,36 @@ func ensureUser(ctx context.Context, db postgres.DBTX, email, passwordHash strin
 	return tag.RowsAffected() == 1, nil
 }
 
-// userExists reports whether email is registered.
-func userExists(ctx context.Context, db postgres.DBTX, email string) (bool, error) {
+// UserExists reports whether email is registered.
+func (s store) UserExists(ctx context.Context, email string) (bool, error) {
 	var exists bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)`, email).Scan(&exists)
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)`, email).Scan(&exists)
 	if err != nil {
 		return false, fmt.Errorf("look up user: %w", err)
 	}
 	return exists, nil
 }
 
-// userByEmail returns the user with the canonical email. Errors: NotFound; others are transient.
-func userByEmail(ctx context.Context, db postgres.DBTX, email string) (User, error) {
-	return readUser(ctx, db, `SELECT `+userColumns+` FROM users WHERE email = $1`, email)
+// UserByEmail returns the user with the canonical email. Errors: NotFound; others are transient.
+func (s store) UserByEmail(ctx context.Context, email string) (User, error) {
+	return s.readUser(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email)
 }
 
-// userByID returns the user with id. Errors: NotFound (also for an id that is not a UUID);
+// UserByID returns the user with id. Errors: NotFound (also for an id that is not a UUID);
 // others are transient.
-func userByID(ctx context.Context, db postgres.DBTX, id string) (User, error) {
+func (s store) UserByID(ctx context.Context, id string) (User, error) {
 	uid, err := uuid.Parse(id)
 	if err != nil {
 		return User{}, errNoUser
 	}
-	return readUser(ctx, db, `SELECT `+userColumns+` FROM users WHERE id = $1`, uid)
+	return s.readUser(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, uid)
 }
 
 var errNoUser = apperr.Errorf(apperr.NotFound, "no such user")
 
 // readUser runs a query for one user. Errors: NotFound; others are transient.
-func readUser(ctx context.Context, db postgres.DBTX, sql string, args ...any) (User, error) {
-	u, err := postgres.QueryOne[User](ctx, db, errNoUser, sql, args...)
+func (s store) readUser(ctx context.Context, sql string, args ...any) (User, error) {
+	u, err := postgres.QueryOne[User](ctx, s.db, errNoUser, sql, args...)
 	if err != nil && !errors.Is(err, errNoUser) {
 		return User{}, fmt.Errorf("read user: %w", err)
 	}
