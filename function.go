@@ -69,6 +69,10 @@ func (i *Instance) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
+	if err := function.Check(fn); err != nil {
+		function.Close(fn)
+		return err
+	}
 	i.fn = fn
 	if m, ok := fn.(function.Maintainer); ok { // as function.Main does for the ko-built binaries
 		ctx, cancel := context.WithCancel(context.Background())

@@ -64,6 +64,16 @@ type Maintainer interface {
 	Maintain(ctx context.Context)
 }
 
+// Check reports a function that serves nothing: since Function is any, this is where a value
+// that implements neither EventHandler nor RouteRegistrar (a wrong return in a main) is caught.
+func Check(fn Function) error {
+	switch fn.(type) {
+	case EventHandler, RouteRegistrar:
+		return nil
+	}
+	return fmt.Errorf("%T is not a function: it has neither Handle nor Routes", fn)
+}
+
 // Close closes fn if it is a Closer.
 func Close(fn Function) {
 	if c, ok := fn.(Closer); ok {
@@ -106,6 +116,9 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 		return err
 	}
 	defer Close(fn)
+	if err := Check(fn); err != nil {
+		return err
+	}
 	if m, ok := fn.(Maintainer); ok {
 		go m.Maintain(ctx)
 	}

@@ -193,6 +193,18 @@ func TestAFunctionWithoutHandleHasNoEventEndpoint(t *testing.T) {
 	}
 }
 
+func TestCheckRefusesAValueThatServesNothing(t *testing.T) {
+	if err := function.Check(struct{}{}); err == nil {
+		t.Error("Check accepted a value with neither Handle nor Routes")
+	}
+	if err := function.Check(restOnly{}); err != nil {
+		t.Errorf("Check refused a RouteRegistrar: %v", err)
+	}
+	if err := function.Check(&echo{}); err != nil {
+		t.Errorf("Check refused an EventHandler: %v", err)
+	}
+}
+
 // ownReadiness serves its own readiness probe, as the gateway does.
 type ownReadiness struct{}
 
