@@ -14,7 +14,7 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/ordersaga/ordersaga/cmd/deadletter/sink"
+	"github.com/ordersaga/ordersaga/functions/deadletter"
 	"github.com/ordersaga/ordersaga/functions/inventory"
 	"github.com/ordersaga/ordersaga/functions/order"
 	"github.com/ordersaga/ordersaga/functions/payment"
@@ -34,7 +34,7 @@ var builders = map[string]func(ctx context.Context) (function.Function, error){
 	"payment":    func(ctx context.Context) (function.Function, error) { return payment.New(ctx) },
 	"shipping":   func(ctx context.Context) (function.Function, error) { return shipping.New(ctx) },
 	"user":       func(ctx context.Context) (function.Function, error) { return user.New(ctx) },
-	"deadletter": func(context.Context) (function.Function, error) { return sink.New(), nil },
+	"deadletter": func(context.Context) (function.Function, error) { return deadletter.New(), nil },
 	"gateway":    func(ctx context.Context) (function.Function, error) { return gateway.New(ctx) },
 }
 
@@ -69,6 +69,10 @@ func (i *Instance) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
+	if err := function.Check(fn); err != nil {
+		function.Close(fn)
+		return err
+	}
 	i.fn = fn
 	if m, ok := fn.(function.Maintainer); ok { // as function.Main does for the ko-built binaries
 		ctx, cancel := context.WithCancel(context.Background())
@@ -95,7 +99,7 @@ func (i *Instance) Ready(ctx context.Context) (bool, error) {
 	if i.handler.Load() == nil {
 		return false, nil
 	}
-	if err := i.fn.Ready(ctx); err != nil {
+	if err := function.Ready(ctx, i.fn); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -110,7 +114,7 @@ func (i *Instance) Stop(context.Context) error {
 		i.stop()
 	}
 	if i.handler.Load() != nil {
-		i.fn.Close()
+		function.Close(i.fn)
 	}
 	return nil
 }

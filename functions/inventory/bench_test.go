@@ -14,7 +14,7 @@ func benchFixture(b *testing.B) *fixture {
 	f := newFixture(b)
 	f.stock(b, "BENCH-A", 100, 0)
 	f.stock(b, "BENCH-B", 250, 0)
-	if _, err := f.fn.pool.Exec(context.Background(), `UPDATE items SET available = 1000000000000`); err != nil {
+	if _, err := f.fn.Pool.Exec(context.Background(), `UPDATE items SET available = 1000000000000`); err != nil {
 		b.Fatal(err)
 	}
 	return f

@@ -7,11 +7,8 @@ package inventory
 import (
 	"context"
 	"embed"
-	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/events"
@@ -34,22 +31,20 @@ type Config struct {
 	auth.Config
 }
 
-// Function is the inventory function.
+// Function is the inventory function. Its embedded Database makes it ready, closed and pruned
+// by the runtime.
 type Function struct {
-	pool     *pgxpool.Pool
+	function.Database
 	verifier *auth.Verifier
 }
 
-var _ function.Function = (*Function)(nil)
+var _ interface {
+	function.EventHandler
+	function.RouteRegistrar
+} = (*Function)(nil)
 
 // New builds the function from the environment; it is what knative/func and cmd/inventory call.
-func New(ctx context.Context) (*Function, error) {
-	var cfg Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		return nil, err
-	}
-	return Open(ctx, cfg)
-}
+func New(ctx context.Context) (*Function, error) { return function.FromEnv(ctx, Open) }
 
 // Open builds the function from cfg: it checks the auth configuration before it connects, then
 // connects to the inventory schema and migrates it.
@@ -58,41 +53,23 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
+	db, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}
-	return &Function{pool: pool, verifier: verifier}, nil
+	return &Function{Database: db, verifier: verifier}, nil
 }
 
-// Handle reacts to the three events inventory subscribes to. Its errors follow the retry
-// contract (function.Result): 400 for an event that can never succeed, 500 for the rest.
+// Handle reacts to the three events inventory subscribes to. Errors: apperr Invalid, NotFound
+// or Conflict and events.ErrInvalid for an event that can never succeed; others are transient.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	var reply *cloudevents.Event
-	var err error
 	switch events.Type(e.Type()) {
 	case events.OrderRequested:
-		reply, err = inbox.Handle(ctx, f.pool, e, f.reserve)
+		return inbox.Handle(ctx, f.Pool, e, f.reserve)
 	case events.OrderCancelled:
-		reply, err = inbox.Handle(ctx, f.pool, e, f.release)
+		return inbox.Handle(ctx, f.Pool, e, f.release)
 	case events.OrderCompleted:
-		reply, err = inbox.Handle(ctx, f.pool, e, f.sell)
-	default:
-		err = function.Rejectf("inventory does not handle %q events", e.Type())
+		return inbox.Handle(ctx, f.Pool, e, f.sell)
 	}
-	if err != nil {
-		return nil, function.Result(err)
-	}
-	return reply, nil
-}
-
-// Ready reports whether the database answers.
-func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
-
-// Close closes the database pool.
-func (f *Function) Close() { f.pool.Close() }
-
-// Maintain prunes the inbox hourly while the function is up (see function.Maintainer).
-func (f *Function) Maintain(ctx context.Context) {
-	inbox.PruneEvery(ctx, f.pool, time.Hour, inbox.Retention)
+	return nil, function.Rejectf("inventory does not handle %q events", e.Type())
 }

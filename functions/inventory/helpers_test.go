@@ -39,7 +39,7 @@ func newFixture(tb testing.TB) *fixture {
 // stock creates an item directly in the store.
 func (f *fixture) stock(tb testing.TB, sku string, priceCents, quantity int64) {
 	tb.Helper()
-	if _, err := (store{db: f.fn.pool}).CreateItem(context.Background(),
+	if _, err := (store{db: f.fn.Pool}).CreateItem(context.Background(),
 		Item{SKU: sku, Name: "item " + sku, PriceCents: priceCents, Available: quantity}); err != nil {
 		tb.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func (f *fixture) stock(tb testing.TB, sku string, priceCents, quantity int64) {
 
 func (f *fixture) item(tb testing.TB, sku string) Item {
 	tb.Helper()
-	it, err := store{db: f.fn.pool}.Item(context.Background(), sku)
+	it, err := store{db: f.fn.Pool}.Item(context.Background(), sku)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func (f *fixture) wantStock(tb testing.TB, sku string, available, reserved, sold
 // wantConserved checks the stock invariant on every item the test stocked.
 func (f *fixture) wantConserved(tb testing.TB) {
 	tb.Helper()
-	items, err := store{db: f.fn.pool}.Items(context.Background())
+	items, err := store{db: f.fn.Pool}.Items(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func (f *fixture) wantConserved(tb testing.TB) {
 
 func (f *fixture) reservation(tb testing.TB, orderID string) Reservation {
 	tb.Helper()
-	r, err := store{db: f.fn.pool}.Reservation(context.Background(), orderID)
+	r, err := store{db: f.fn.Pool}.Reservation(context.Background(), orderID)
 	if err != nil {
 		tb.Fatal(err)
 	}

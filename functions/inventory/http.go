@@ -39,7 +39,7 @@ func (f *Function) createItem(w http.ResponseWriter, r *http.Request) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	it, err := store{db: f.pool}.CreateItem(r.Context(), Item{
+	it, err := store{db: f.Pool}.CreateItem(r.Context(), Item{
 		SKU: *req.SKU, Name: *req.Name, PriceCents: *req.PriceCents, Available: *req.Quantity,
 	})
 	if err != nil {
@@ -65,7 +65,7 @@ func (f *Function) updateItem(w http.ResponseWriter, r *http.Request) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	it, err := store{db: f.pool}.UpdateItem(r.Context(), sku, req)
+	it, err := store{db: f.Pool}.UpdateItem(r.Context(), sku, req)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (f *Function) listItems(w http.ResponseWriter, r *http.Request) error {
 	if _, err := f.verifier.Authenticate(r); err != nil {
 		return err
 	}
-	items, err := store{db: f.pool}.Items(r.Context())
+	items, err := store{db: f.Pool}.Items(r.Context())
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (f *Function) getItem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	it, err := store{db: f.pool}.Item(r.Context(), sku)
+	it, err := store{db: f.Pool}.Item(r.Context(), sku)
 	if err != nil {
 		return err
 	}

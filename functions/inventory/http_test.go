@@ -197,7 +197,7 @@ func TestItemsAuth(t *testing.T) {
 		t.Errorf("GET with the cookie: %d", resp.StatusCode)
 	}
 	a.wantStock(t, "A", 5, 0, 0)
-	if _, err := (store{db: a.fn.pool}).Item(t.Context(), "B"); err == nil {
+	if _, err := (store{db: a.fn.Pool}).Item(t.Context(), "B"); err == nil {
 		t.Error("a refused create created B")
 	}
 }

@@ -21,12 +21,12 @@ const (
 // Item is one stock-keeping unit and where its units are: on the shelf (available), promised to
 // an order that is not finished (reserved), or gone (sold).
 type Item struct {
-	SKU        string `json:"sku"`
-	Name       string `json:"name"`
-	PriceCents int64  `json:"price_cents"`
-	Available  int64  `json:"available"`
-	Reserved   int64  `json:"reserved"`
-	Sold       int64  `json:"sold"`
+	SKU        string `json:"sku" db:"sku"`
+	Name       string `json:"name" db:"name"`
+	PriceCents int64  `json:"price_cents" db:"price_cents"`
+	Available  int64  `json:"available" db:"available"`
+	Reserved   int64  `json:"reserved" db:"reserved"`
+	Sold       int64  `json:"sold" db:"sold"`
 }
 
 // NewItem is a request to stock a new item (POST /items). The fields are pointers so that a
@@ -121,10 +121,10 @@ const (
 
 // Reservation is inventory's record of one order.
 type Reservation struct {
-	OrderID    string
-	UserID     string
-	Status     Status
-	Reason     string // why it was rejected or cancelled
-	SKU        string // the sku that made it rejected, if one did
-	TotalCents int64
+	OrderID    string `db:"order_id"`
+	UserID     string `db:"user_id"`
+	Status     Status `db:"status"`
+	Reason     string `db:"reason"` // why it was rejected or cancelled
+	SKU        string `db:"sku"`    // the sku that made it rejected, if one did
+	TotalCents int64  `db:"total_cents"`
 }

@@ -443,7 +443,7 @@ func TestEventsThatCannotSucceed(t *testing.T) {
 func TestDatabaseFailureIsRetried(t *testing.T) {
 	f := newFixture(t)
 	f.stock(t, "A", 100, 5)
-	f.fn.pool.Close()
+	f.fn.Pool.Close()
 	for _, e := range []cloudevents.Event{
 		requested(t, newOrderID(), line("A", 1)),
 		cancelled(t, newOrderID(), line("A", 1)),

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/postgres"
@@ -22,20 +20,15 @@ type store struct {
 	db postgres.DBTX
 }
 
+// itemColumns are the columns an Item is mapped from, by its db tags.
 const itemColumns = `sku, name, price_cents, available, reserved, sold`
-
-func scanItem(row pgx.Row) (Item, error) {
-	var it Item
-	err := row.Scan(&it.SKU, &it.Name, &it.PriceCents, &it.Available, &it.Reserved, &it.Sold)
-	return it, err
-}
 
 // CreateItem stocks a new item with it.Available units. Errors: Conflict when the sku exists;
 // Invalid when a value breaks a CHECK (callers validate first, so that is a bug caught late).
 func (s store) CreateItem(ctx context.Context, it Item) (Item, error) {
-	created, err := scanItem(s.db.QueryRow(ctx,
+	created, err := postgres.QueryOne[Item](ctx, s.db, nil,
 		`INSERT INTO items (sku, name, price_cents, available) VALUES ($1, $2, $3, $4)
-		 RETURNING `+itemColumns, it.SKU, it.Name, it.PriceCents, it.Available))
+		 RETURNING `+itemColumns, it.SKU, it.Name, it.PriceCents, it.Available)
 	switch {
 	case postgres.IsUniqueViolation(err):
 		return Item{}, apperr.Errorf(apperr.Conflict, "item %s already exists", it.SKU)
@@ -51,13 +44,13 @@ func (s store) CreateItem(ctx context.Context, it Item) (Item, error) {
 // change to reserved or sold. Errors: NotFound when the sku does not exist; Invalid as for
 // CreateItem.
 func (s store) UpdateItem(ctx context.Context, sku string, u ItemUpdate) (Item, error) {
-	it, err := scanItem(s.db.QueryRow(ctx,
+	it, err := postgres.QueryOne[Item](ctx, s.db, errNoItem(sku),
 		`UPDATE items SET name = coalesce($2, name), price_cents = coalesce($3, price_cents),
 		        available = coalesce($4, available), updated_at = now()
-		 WHERE sku = $1 RETURNING `+itemColumns, sku, u.Name, u.PriceCents, u.Quantity))
+		 WHERE sku = $1 RETURNING `+itemColumns, sku, u.Name, u.PriceCents, u.Quantity)
 	switch {
-	case postgres.IsNoRows(err):
-		return Item{}, errNoItem(sku)
+	case apperr.CodeOf(err) == apperr.NotFound:
+		return Item{}, err
 	case postgres.IsCheckViolation(err):
 		return Item{}, errOutOfRange
 	case err != nil:
@@ -68,9 +61,9 @@ func (s store) UpdateItem(ctx context.Context, sku string, u ItemUpdate) (Item, 
 
 // Item returns one item. Errors: NotFound.
 func (s store) Item(ctx context.Context, sku string) (Item, error) {
-	it, err := scanItem(s.db.QueryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE sku = $1`, sku))
-	if postgres.IsNoRows(err) {
-		return Item{}, errNoItem(sku)
+	it, err := postgres.QueryOne[Item](ctx, s.db, errNoItem(sku), `SELECT `+itemColumns+` FROM items WHERE sku = $1`, sku)
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return Item{}, err
 	}
 	if err != nil {
 		return Item{}, fmt.Errorf("get item: %w", err)
@@ -80,11 +73,7 @@ func (s store) Item(ctx context.Context, sku string) (Item, error) {
 
 // Items returns every item in sku order.
 func (s store) Items(ctx context.Context) ([]Item, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+itemColumns+` FROM items ORDER BY sku`)
-	if err != nil {
-		return nil, fmt.Errorf("list items: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) { return scanItem(r) })
+	items, err := postgres.QueryAll[Item](ctx, s.db, `SELECT `+itemColumns+` FROM items ORDER BY sku`)
 	if err != nil {
 		return nil, fmt.Errorf("list items: %w", err)
 	}
@@ -111,12 +100,10 @@ func (s store) ClaimReservation(ctx context.Context, r Reservation) (bool, error
 
 // Reservation returns the order's reservation. Errors: NotFound.
 func (s store) Reservation(ctx context.Context, orderID string) (Reservation, error) {
-	r := Reservation{OrderID: orderID}
-	err := s.db.QueryRow(ctx,
-		`SELECT user_id, status, reason, sku, total_cents FROM reservations WHERE order_id = $1`, orderID).
-		Scan(&r.UserID, &r.Status, &r.Reason, &r.SKU, &r.TotalCents)
-	if postgres.IsNoRows(err) {
-		return Reservation{}, apperr.Errorf(apperr.NotFound, "no reservation for order %s", orderID)
+	r, err := postgres.QueryOne[Reservation](ctx, s.db, apperr.Errorf(apperr.NotFound, "no reservation for order %s", orderID),
+		`SELECT order_id, user_id, status, reason, sku, total_cents FROM reservations WHERE order_id = $1`, orderID)
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return Reservation{}, err
 	}
 	if err != nil {
 		return Reservation{}, fmt.Errorf("get reservation: %w", err)
@@ -126,12 +113,8 @@ func (s store) Reservation(ctx context.Context, orderID string) (Reservation, er
 
 // ReservationLines returns the lines reserved for the order, in sku order.
 func (s store) ReservationLines(ctx context.Context, orderID string) ([]events.Line, error) {
-	rows, err := s.db.Query(ctx,
+	lines, err := postgres.QueryAll[events.Line](ctx, s.db,
 		`SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku`, orderID)
-	if err != nil {
-		return nil, fmt.Errorf("get reservation lines: %w", err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowToStructByPos[events.Line])
 	if err != nil {
 		return nil, fmt.Errorf("get reservation lines: %w", err)
 	}
@@ -140,31 +123,23 @@ func (s store) ReservationLines(ctx context.Context, orderID string) ([]events.L
 
 // stock is a locked item's price and available units.
 type stock struct {
-	PriceCents int64
-	Available  int64
+	SKU        string `db:"sku"`
+	PriceCents int64  `db:"price_cents"`
+	Available  int64  `db:"available"`
 }
 
 // LockItems locks the rows of skus in sku order (the fixed order that keeps two orders with
 // overlapping lines from deadlocking) and returns what they hold. Unknown skus are absent from
 // the map. The locks last until the transaction ends, so the caller's decision stays true.
 func (s store) LockItems(ctx context.Context, skus []string) (map[string]stock, error) {
-	rows, err := s.db.Query(ctx,
+	locked, err := postgres.QueryAll[stock](ctx, s.db,
 		`SELECT sku, price_cents, available FROM items WHERE sku = ANY($1) ORDER BY sku FOR UPDATE`, skus)
 	if err != nil {
 		return nil, fmt.Errorf("lock items: %w", err)
 	}
-	defer rows.Close()
-	found := make(map[string]stock, len(skus))
-	for rows.Next() {
-		var sku string
-		var st stock
-		if err := rows.Scan(&sku, &st.PriceCents, &st.Available); err != nil {
-			return nil, fmt.Errorf("lock items: %w", err)
-		}
-		found[sku] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("lock items: %w", err)
+	found := make(map[string]stock, len(locked))
+	for _, st := range locked {
+		found[st.SKU] = st
 	}
 	return found, nil
 }

@@ -18,7 +18,7 @@ func TestStoreReserveIsConditional(t *testing.T) {
 	f.stock(t, "A", 100, 5)
 	f.stock(t, "B", 100, 1)
 	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, f.fn.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, f.fn.Pool, func(tx pgx.Tx) error {
 		s := store{db: tx}
 		if _, err := s.ClaimReservation(ctx, Reservation{OrderID: "o-1", UserID: "u", Status: Reserved}); err != nil {
 			return err
@@ -30,7 +30,7 @@ func TestStoreReserveIsConditional(t *testing.T) {
 	}
 	f.wantStock(t, "A", 5, 0, 0)
 	f.wantStock(t, "B", 1, 0, 0)
-	if _, err := (store{db: f.fn.pool}).Reservation(ctx, "o-1"); apperr.CodeOf(err) != apperr.NotFound {
+	if _, err := (store{db: f.fn.Pool}).Reservation(ctx, "o-1"); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("reservation after rollback: %v, want NotFound", err)
 	}
 }
@@ -39,7 +39,7 @@ func TestStoreReserveIsConditional(t *testing.T) {
 func TestStoreStockCannotGoNegative(t *testing.T) {
 	f := newFixture(t)
 	f.stock(t, "A", 100, 1)
-	_, err := f.fn.pool.Exec(context.Background(), `UPDATE items SET available = available - 2 WHERE sku = 'A'`)
+	_, err := f.fn.Pool.Exec(context.Background(), `UPDATE items SET available = available - 2 WHERE sku = 'A'`)
 	if err == nil {
 		t.Fatal("available went negative")
 	}
@@ -49,7 +49,7 @@ func TestStoreStockCannotGoNegative(t *testing.T) {
 // A value that slipped past validation is refused as Invalid (400), not as a 500.
 func TestStoreTranslatesCheckViolations(t *testing.T) {
 	f := newFixture(t)
-	s := store{db: f.fn.pool}
+	s := store{db: f.fn.Pool}
 	ctx := context.Background()
 	if _, err := s.CreateItem(ctx, Item{SKU: "A", Name: "a", PriceCents: -1}); apperr.CodeOf(err) != apperr.Invalid {
 		t.Errorf("negative price: %v, want Invalid", err)

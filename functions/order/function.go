@@ -7,19 +7,15 @@ package order
 import (
 	"context"
 	"embed"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
-	"github.com/ordersaga/ordersaga/internal/inbox"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/outbox"
 )
@@ -44,22 +40,16 @@ type Config struct {
 
 // Function is the order function.
 type Function struct {
-	pool     *pgxpool.Pool
-	store    *Store
-	relay    *outbox.Relay
-	producer *kafka.Producer
-	verifier *auth.Verifier
-	stop     context.CancelFunc
+	function.Database // Ready and Maintain; Close is the order function's own
+	store             *Store
+	relay             *outbox.Relay
+	producer          *kafka.Producer
+	verifier          *auth.Verifier
+	stop              context.CancelFunc
 }
 
 // New builds the function from the environment.
-func New(ctx context.Context) (*Function, error) {
-	var cfg Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		return nil, err
-	}
-	return Open(ctx, cfg)
-}
+func New(ctx context.Context) (*Function, error) { return function.FromEnv(ctx, Open) }
 
 // Open builds the function from cfg: it migrates its schema and connects to Kafka.
 func Open(ctx context.Context, cfg Config) (*Function, error) {
@@ -67,23 +57,23 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
+	db, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}
-	if err := outbox.Migrate(ctx, pool); err != nil {
-		pool.Close()
+	if err := outbox.Migrate(ctx, db.Pool); err != nil {
+		db.Close()
 		return nil, err
 	}
 	producer, err := kafka.NewProducer(cfg.KafkaBrokers, cfg.KafkaTopic)
 	if err != nil {
-		pool.Close()
+		db.Close()
 		return nil, err
 	}
 	f := &Function{
-		pool:     pool,
-		store:    &Store{pool: pool},
-		relay:    outbox.NewRelay(pool, producer),
+		Database: db,
+		store:    &Store{db: db.Pool},
+		relay:    outbox.NewRelay(db.Pool, producer),
 		producer: producer,
 		verifier: verifier,
 	}
@@ -110,8 +100,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 		}
 		return nil, err
 	}
-	reply, err := f.handle(ctx, e)
-	return reply, function.Result(err)
+	return f.handle(ctx, e)
 }
 
 // Routes adds the REST API.
@@ -119,28 +108,18 @@ func (f *Function) Routes(mux *http.ServeMux) {
 	(&api{store: f.store, relay: f.relay, verifier: f.verifier}).routes(mux)
 }
 
-// Ready reports whether the database answers.
-func (f *Function) Ready(ctx context.Context) error {
-	if err := f.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	return nil
-}
-
 // Close stops the sweeper and releases the database pool and the Kafka client.
 func (f *Function) Close() {
 	f.stop()
 	f.relay.Close()
 	f.producer.Close()
-	f.pool.Close()
+	f.Database.Close()
 }
 
-var _ function.Function = (*Function)(nil)
+var _ interface {
+	function.EventHandler
+	function.RouteRegistrar
+} = (*Function)(nil)
 
 // source is the CloudEvents source of everything the order function emits.
 const source = events.SourceOrder
-
-// Maintain prunes the inbox hourly while the function is up (see function.Maintainer).
-func (f *Function) Maintain(ctx context.Context) {
-	inbox.PruneEvery(ctx, f.pool, time.Hour, inbox.Retention)
-}

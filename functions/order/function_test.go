@@ -107,7 +107,7 @@ func (fx *fixture) do(tb testing.TB, method, path, token, body string, headers .
 func (fx *fixture) countRows(tb testing.TB, table string) int {
 	tb.Helper()
 	var n int
-	if err := fx.fn.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+	if err := fx.fn.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
 	return n

@@ -16,15 +16,15 @@ import (
 func (f *Function) handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
-		return inbox.Handle(ctx, f.pool, e, f.onInventoryReserved)
+		return inbox.Handle(ctx, f.Pool, e, f.onInventoryReserved)
 	case events.InventoryNotReserved:
-		return inbox.Handle(ctx, f.pool, e, f.onInventoryNotReserved)
+		return inbox.Handle(ctx, f.Pool, e, f.onInventoryNotReserved)
 	case events.TransactionCompleted:
-		return inbox.Handle(ctx, f.pool, e, f.onTransactionCompleted)
+		return inbox.Handle(ctx, f.Pool, e, f.onTransactionCompleted)
 	case events.TransactionFailed:
-		return inbox.Handle(ctx, f.pool, e, f.onTransactionFailed)
+		return inbox.Handle(ctx, f.Pool, e, f.onTransactionFailed)
 	case events.OrderShipped:
-		return inbox.Handle(ctx, f.pool, e, f.onOrderShipped)
+		return inbox.Handle(ctx, f.Pool, e, f.onOrderShipped)
 	}
 	return nil, function.Rejectf("the order function does not handle %q events", e.Type())
 }
@@ -32,7 +32,7 @@ func (f *Function) handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 // onInventoryReserved: inventory_reserved = true (the seed). No reply: payment reacts to the same
 // event.
 func (f *Function) onInventoryReserved(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
-	_, _, err := f.store.Update(ctx, tx, p.OrderID, func(o *Order) (bool, error) {
+	_, _, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
 		return o.MarkInventoryReserved(p.TotalCents), nil
 	})
 	return nil, err
@@ -51,7 +51,7 @@ func (f *Function) onTransactionFailed(ctx context.Context, tx pgx.Tx, e cloudev
 
 // cancel cancels a REQUESTED order and builds ORDER_CANCELLED from its stored state.
 func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Event, orderID, reason string) (*cloudevents.Event, error) {
-	o, changed, err := f.store.Update(ctx, tx, orderID, func(o *Order) (bool, error) {
+	o, changed, err := (&Store{db: tx}).Update(ctx, orderID, func(o *Order) (bool, error) {
 		return o.Cancel(reason), nil
 	})
 	if err != nil || !changed {
@@ -62,7 +62,7 @@ func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Even
 
 // onTransactionCompleted: APPROVED, and ORDER_ACCEPTED.
 func (f *Function) onTransactionCompleted(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.TransactionCompletedV1) (*cloudevents.Event, error) {
-	o, changed, err := f.store.Update(ctx, tx, p.OrderID, func(o *Order) (bool, error) {
+	o, changed, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
 		return o.Approve(p.AmountCents), nil
 	})
 	if err != nil || !changed {
@@ -74,7 +74,7 @@ func (f *Function) onTransactionCompleted(ctx context.Context, tx pgx.Tx, e clou
 // onOrderShipped: COMPLETED, and ORDER_COMPLETED, on which inventory turns the reservation into
 // a sale.
 func (f *Function) onOrderShipped(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderShippedV1) (*cloudevents.Event, error) {
-	o, changed, err := f.store.Update(ctx, tx, p.OrderID, func(o *Order) (bool, error) {
+	o, changed, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
 		return o.Complete(p.TrackingID)
 	})
 	if err != nil || !changed {

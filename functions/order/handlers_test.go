@@ -258,7 +258,7 @@ func TestEventsThatCanNeverSucceedAre400(t *testing.T) {
 func TestDatabaseDownIsATransientError(t *testing.T) {
 	fx := newFixture(t)
 	o := fx.placeOrder(t)
-	fx.fn.pool.Close()
+	fx.fn.Pool.Close()
 	_, err := fx.fn.Handle(context.Background(), paid(t, o.ID))
 	if status := function.EventStatus(err); status != http.StatusInternalServerError {
 		t.Errorf("status %d (err %v), want 500 so the broker retries", status, err)

@@ -58,7 +58,7 @@ func TestCreateOrderWritesOutboxAndPublishesOrderRequested(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var unpublished int
-		if err := fx.fn.pool.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&unpublished); err != nil {
+		if err := fx.fn.Pool.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&unpublished); err != nil {
 			t.Fatal(err)
 		}
 		if unpublished == 0 {

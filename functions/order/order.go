@@ -22,16 +22,16 @@ func (s Status) Finished() bool { return s == Completed || s == Cancelled }
 
 // Order is an order and its progress through the saga.
 type Order struct {
-	ID                string        `json:"id"`
-	UserID            string        `json:"user_id"`
-	Status            Status        `json:"status"`
-	Items             []events.Line `json:"items"`
-	InventoryReserved bool          `json:"inventory_reserved"`
-	TotalCents        int64         `json:"total_cents"`
-	CancelReason      string        `json:"cancel_reason,omitempty"`
-	TrackingID        string        `json:"tracking_id,omitempty"`
-	CreatedAt         time.Time     `json:"created_at"`
-	UpdatedAt         time.Time     `json:"updated_at"`
+	ID                string        `json:"id" db:"id"`
+	UserID            string        `json:"user_id" db:"user_id"`
+	Status            Status        `json:"status" db:"status"`
+	Items             []events.Line `json:"items" db:"items"`
+	InventoryReserved bool          `json:"inventory_reserved" db:"inventory_reserved"`
+	TotalCents        int64         `json:"total_cents" db:"total_cents"`
+	CancelReason      string        `json:"cancel_reason,omitempty" db:"cancel_reason"`
+	TrackingID        string        `json:"tracking_id,omitempty" db:"tracking_id"`
+	CreatedAt         time.Time     `json:"created_at" db:"created_at"`
+	UpdatedAt         time.Time     `json:"updated_at" db:"updated_at"`
 }
 
 // The transitions below are the seed's rules. Each returns whether it changed the order, so the

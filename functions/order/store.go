@@ -3,35 +3,27 @@ package order
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/postgres"
 )
 
-// Store keeps orders in the function's schema.
+// Store keeps orders in the function's schema. It runs on the pool for REST requests and on the
+// event's transaction inside inbox.Process. Driver errors are translated to apperr here and
+// nowhere else; errors not named in a method's comment are plain (transient, 500).
 type Store struct {
-	pool *pgxpool.Pool
+	db postgres.DBTX
 }
 
+// orderColumns are the columns an Order is mapped from, by its db tags.
 const orderColumns = `id, user_id, status, items, inventory_reserved, total_cents, cancel_reason, tracking_id, created_at, updated_at`
-
-// scanOrder scans orderColumns, after any extra leading columns into extra. Errors: NotFound.
-func scanOrder(row pgx.Row, extra ...any) (*Order, error) {
-	var o Order
-	err := row.Scan(append(extra, &o.ID, &o.UserID, &o.Status, &o.Items, &o.InventoryReserved, &o.TotalCents,
-		&o.CancelReason, &o.TrackingID, &o.CreatedAt, &o.UpdatedAt)...)
-	if postgres.IsNoRows(err) {
-		return nil, errNotFound
-	}
-	return &o, err
-}
 
 // Idempotency identifies a creating request: its Idempotency-Key (empty for none) and a hash of
 // its body.
@@ -48,16 +40,18 @@ func (s *Store) Create(ctx context.Context, o *Order, idem Idempotency, announce
 	if idem.Key != "" {
 		key = &idem.Key
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		stored, err = scanOrder(tx.QueryRow(ctx, `INSERT INTO orders (id, user_id, status, items, idempotency_key, request_hash)
+	err = postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx /* its error comes back from CollectOneRow */, `INSERT INTO orders (id, user_id, status, items, idempotency_key, request_hash)
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING
-			RETURNING `+orderColumns, o.ID, o.UserID, o.Status, o.Items, key, idem.Hash))
-		if apperr.CodeOf(err) == apperr.NotFound { // the key was used before
-			return s.replay(ctx, tx, o.UserID, idem, &stored)
+			RETURNING `+orderColumns, o.ID, o.UserID, o.Status, o.Items, key, idem.Hash)
+		stored, err = pgx.CollectOneRow(rows, pgx.RowToAddrOfStructByName[Order])
+		if errors.Is(err, pgx.ErrNoRows) { // nothing inserted: the key was used before
+			stored, err = (&Store{db: tx}).replay(ctx, o.UserID, idem)
+			return err
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("create order: %w", err)
 		}
 		created = true
 		return outbox.Add(ctx, tx, announce)
@@ -65,22 +59,26 @@ func (s *Store) Create(ctx context.Context, o *Order, idem Idempotency, announce
 	return stored, created, err
 }
 
-func (s *Store) replay(ctx context.Context, tx pgx.Tx, userID string, idem Idempotency, stored **Order) error {
-	var hash []byte
-	o, err := scanOrder(tx.QueryRow(ctx, `SELECT request_hash, `+orderColumns+` FROM orders
-		WHERE user_id = $1 AND idempotency_key = $2`, userID, idem.Key), &hash)
+// replay returns the order the user created before with idem's key. Errors: Conflict when that
+// request's body was another.
+func (s *Store) replay(ctx context.Context, userID string, idem Idempotency) (*Order, error) {
+	type keyed struct {
+		RequestHash []byte `db:"request_hash"`
+		Order
+	}
+	prev, err := postgres.QueryOne[keyed](ctx, s.db, errNotFound, `SELECT request_hash, `+orderColumns+` FROM orders
+		WHERE user_id = $1 AND idempotency_key = $2`, userID, idem.Key)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !bytes.Equal(hash, idem.Hash) {
-		return apperr.Errorf(apperr.Conflict, "Idempotency-Key was already used for a different request")
+	if !bytes.Equal(prev.RequestHash, idem.Hash) {
+		return nil, apperr.Errorf(apperr.Conflict, "Idempotency-Key was already used for a different request")
 	}
-	*stored = o
-	return nil
+	return &prev.Order, nil
 }
 
-// errNotFound is NotFound for an order id that is not a UUID: no such order can exist, and
-// PostgreSQL would refuse the id with an error that looks transient.
+// errNotFound is the one NotFound for an order. An order id that is not a UUID gets it too: no
+// such order can exist, and PostgreSQL would refuse the id with an error that looks transient.
 var errNotFound = apperr.Errorf(apperr.NotFound, "order not found")
 
 // Get returns the order with id. Errors: NotFound.
@@ -88,56 +86,44 @@ func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
 	if uuid.Validate(id) != nil {
 		return nil, errNotFound
 	}
-	return scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id))
-}
-
-// List returns up to limit orders, newest first: userID's, or everyone's when userID is empty.
-func (s *Store) List(ctx context.Context, userID string, limit int) ([]*Order, error) {
-	// Two statements rather than one with "$1 = '' OR user_id = $1": a prepared statement gets
-	// one plan, and that plan could not use orders_by_user.
-	var rows pgx.Rows
-	var err error
-	if userID == "" {
-		rows, err = s.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders ORDER BY created_at DESC, id LIMIT $1`, limit)
-	} else {
-		rows, err = s.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
-			WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2`, userID, limit)
-	}
+	o, err := postgres.QueryOne[Order](ctx, s.db, errNotFound, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []*Order{}
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return &o, nil
 }
 
-// Update locks the order with id inside tx, lets change modify it, and writes it back when
-// change reports a change. It returns the order as it stands after change. Errors: NotFound, and
-// whatever change returns.
-func (s *Store) Update(ctx context.Context, tx postgres.DBTX, id string, change func(*Order) (bool, error)) (*Order, bool, error) {
+// List returns up to limit orders, newest first: userID's, or everyone's when userID is empty.
+func (s *Store) List(ctx context.Context, userID string, limit int) ([]Order, error) {
+	// Two statements rather than one with "$1 = '' OR user_id = $1": a prepared statement gets
+	// one plan, and that plan could not use orders_by_user.
+	if userID == "" {
+		return postgres.QueryAll[Order](ctx, s.db, `SELECT `+orderColumns+` FROM orders ORDER BY created_at DESC, id LIMIT $1`, limit)
+	}
+	return postgres.QueryAll[Order](ctx, s.db, `SELECT `+orderColumns+` FROM orders
+		WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2`, userID, limit)
+}
+
+// Update locks the order with id (SELECT ... FOR UPDATE, so s must run on a transaction), lets
+// change modify it, and writes it back when change reports a change. It returns the order as it
+// stands after change and whether it changed. Errors: NotFound, and whatever change returns.
+func (s *Store) Update(ctx context.Context, id string, change func(*Order) (bool, error)) (*Order, bool, error) {
 	if uuid.Validate(id) != nil {
 		return nil, false, errNotFound
 	}
-	o, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1 FOR UPDATE`, id))
+	o, err := postgres.QueryOne[Order](ctx, s.db, errNotFound, `SELECT `+orderColumns+` FROM orders WHERE id = $1 FOR UPDATE`, id)
 	if err != nil {
 		return nil, false, err
 	}
-	changed, err := change(o)
+	changed, err := change(&o)
 	if err != nil || !changed {
-		return o, false, err
+		return &o, false, err
 	}
-	err = tx.QueryRow(ctx, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
+	err = s.db.QueryRow(ctx, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
 		cancel_reason = $5, tracking_id = $6, updated_at = now() WHERE id = $1 RETURNING updated_at`,
 		o.ID, o.Status, o.InventoryReserved, o.TotalCents, o.CancelReason, o.TrackingID).Scan(&o.UpdatedAt)
 	if err != nil {
 		return nil, false, fmt.Errorf("update order %s: %w", id, err)
 	}
-	return o, true, nil
+	return &o, true, nil
 }

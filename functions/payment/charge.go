@@ -48,11 +48,11 @@ func (d *decider) approve() bool {
 
 // transaction is one order's charge, as stored.
 type transaction struct {
-	OrderID     string
-	ID          string
-	AmountCents int64
-	Status      string
-	Reason      string
+	OrderID     string `db:"order_id"`
+	ID          string `db:"id"`
+	AmountCents int64  `db:"amount_cents"`
+	Status      string `db:"status"`
+	Reason      string `db:"reason"`
 }
 
 // payload is the reply event's payload for t.
@@ -63,17 +63,23 @@ func (t transaction) payload() events.Payload {
 	return events.TransactionFailedV1{OrderID: t.OrderID, TransactionID: t.ID, AmountCents: t.AmountCents, Reason: t.Reason}
 }
 
-// charge records the charge of amount for orderID with the given outcome, unless the order was
+// store is the payment schema's queries, run on the event's transaction inside inbox.Process.
+type store struct {
+	db postgres.DBTX
+}
+
+// Charge records the charge of amount for orderID with the given outcome, unless the order was
 // charged before: then the stored charge is returned and approved is ignored, so an order is never
 // charged twice, whichever event asks. Inserting first keeps the common case to one round trip; a
 // concurrent first charge of the same order makes the insert wait for it and then do nothing, and
 // the following SELECT (a new snapshot under READ COMMITTED) sees its row.
-func charge(ctx context.Context, db postgres.DBTX, orderID string, amount int64, approved bool) (transaction, error) {
+// Errors are the database's (transient).
+func (s store) Charge(ctx context.Context, orderID string, amount int64, approved bool) (transaction, error) {
 	t := transaction{OrderID: orderID, ID: uuid.NewString(), AmountCents: amount, Status: statusCompleted}
 	if !approved {
 		t.Status, t.Reason = statusFailed, events.ReasonPaymentDeclined
 	}
-	tag, err := db.Exec(ctx, `INSERT INTO transactions (order_id, id, amount_cents, status, reason)
+	tag, err := s.db.Exec(ctx, `INSERT INTO transactions (order_id, id, amount_cents, status, reason)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING`,
 		t.OrderID, t.ID, t.AmountCents, t.Status, t.Reason)
 	if err != nil {
@@ -82,9 +88,8 @@ func charge(ctx context.Context, db postgres.DBTX, orderID string, amount int64,
 	if tag.RowsAffected() == 1 {
 		return t, nil
 	}
-	t = transaction{OrderID: orderID}
-	err = db.QueryRow(ctx, `SELECT id::text, amount_cents, status, reason FROM transactions WHERE order_id = $1`, orderID).
-		Scan(&t.ID, &t.AmountCents, &t.Status, &t.Reason)
+	t, err = postgres.QueryOne[transaction](ctx, s.db, nil,
+		`SELECT order_id, id::text AS id, amount_cents, status, reason FROM transactions WHERE order_id = $1`, orderID)
 	if err != nil {
 		return transaction{}, fmt.Errorf("read transaction: %w", err)
 	}

@@ -7,15 +7,10 @@ package payment
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
@@ -38,42 +33,26 @@ type Config struct {
 	Seed *int64 `envconfig:"PAYMENT_SEED"`
 }
 
+// validate checks the configuration, so a bad setting stops the start-up with a clear message
+// instead of skewing every charge.
 func (c Config) validate() error {
 	if !(c.SuccessRate >= 0 && c.SuccessRate <= 1) { // also rejects NaN
 		return fmt.Errorf("PAYMENT_SUCCESS_RATE must be between 0 and 1, got %v", c.SuccessRate)
 	}
-	if c.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is required")
-	}
 	return nil
 }
 
-// Function is the payment function.
+// Function is the payment function. Its embedded Database makes it ready, closed and pruned by
+// the runtime.
 type Function struct {
-	pool   *pgxpool.Pool
+	function.Database
 	decide *decider
 }
 
-var _ function.Function = (*Function)(nil)
+var _ function.EventHandler = (*Function)(nil)
 
 // New builds payment from the environment (the knative/func entry point).
-func New(ctx context.Context) (*Function, error) {
-	cfg, err := configFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	return Open(ctx, cfg)
-}
-
-// configFromEnv reads and checks Config, so a bad setting stops the start-up with a clear
-// message instead of skewing every charge.
-func configFromEnv() (Config, error) {
-	var cfg Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		return Config{}, err
-	}
-	return cfg, cfg.validate()
-}
+func New(ctx context.Context) (*Function, error) { return function.FromEnv(ctx, Open) }
 
 // Open builds payment from cfg: it checks the configuration before touching the database, then
 // connects to the payment schema and migrates it.
@@ -81,44 +60,29 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
+	db, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}
-	return &Function{pool: pool, decide: newDecider(cfg.SuccessRate, cfg.Seed)}, nil
+	return &Function{Database: db, decide: newDecider(cfg.SuccessRate, cfg.Seed)}, nil
 }
 
 // Handle charges for INVENTORY_RESERVED; payment has no business with any other event.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
-		reply, err := inbox.Handle(ctx, f.pool, e, f.charge)
-		return reply, function.Result(err)
+		return inbox.Handle(ctx, f.Pool, e, f.charge)
 	default:
-		return nil, function.Result(function.Rejectf("payment does not handle %q events", e.Type()))
+		return nil, function.Rejectf("payment does not handle %q events", e.Type())
 	}
 }
 
 // charge charges the reserved total, exactly once per event (inbox) and per order (the
 // transactions table's order_id key).
 func (f *Function) charge(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
-	t, err := charge(ctx, tx, p.OrderID, p.TotalCents, f.decide.approve())
+	t, err := store{db: tx}.Charge(ctx, p.OrderID, p.TotalCents, f.decide.approve())
 	if err != nil {
 		return nil, err
 	}
 	return events.Reply(e, events.SourcePayment, t.payload())
-}
-
-// Routes adds nothing: payment is driven by events only.
-func (f *Function) Routes(*http.ServeMux) {}
-
-// Ready reports whether the database answers.
-func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
-
-// Close releases the database pool.
-func (f *Function) Close() { f.pool.Close() }
-
-// Maintain prunes the inbox hourly while the function is up (see function.Maintainer).
-func (f *Function) Maintain(ctx context.Context) {
-	inbox.PruneEvery(ctx, f.pool, time.Hour, inbox.Retention)
 }

@@ -54,7 +54,7 @@ func reserved(tb testing.TB, orderID string, total int64) cloudevents.Event {
 func count(tb testing.TB, f *Function, table string) int {
 	tb.Helper()
 	var n int
-	if err := f.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+	if err := f.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
 	return n
@@ -107,7 +107,7 @@ func unset(t *testing.T, names ...string) {
 func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://127.0.0.1:1/none")
 	unset(t, "PAYMENT_SUCCESS_RATE", "PAYMENT_SEED")
-	cfg, err := configFromEnv()
+	cfg, err := function.ConfigFromEnv[Config]()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestConfigFromEnv(t *testing.T) {
 
 	t.Setenv("PAYMENT_SUCCESS_RATE", "0.25")
 	t.Setenv("PAYMENT_SEED", "-7")
-	if cfg, err = configFromEnv(); err != nil {
+	if cfg, err = function.ConfigFromEnv[Config](); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.SuccessRate != 0.25 || cfg.Seed == nil || *cfg.Seed != -7 {
@@ -125,7 +125,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 
 	t.Setenv("PAYMENT_SEED", "seven")
-	if _, err := configFromEnv(); err == nil {
+	if _, err := function.ConfigFromEnv[Config](); err == nil {
 		t.Error("PAYMENT_SEED=seven accepted")
 	}
 
@@ -215,7 +215,7 @@ func TestRateOneAlwaysCompletes(t *testing.T) {
 		}
 	}
 	var completed int
-	if err := f.pool.QueryRow(context.Background(),
+	if err := f.Pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM transactions WHERE status = 'COMPLETED' AND reason = ''`).Scan(&completed); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestRateZeroAlwaysFails(t *testing.T) {
 		}
 	}
 	var failed int
-	if err := f.pool.QueryRow(context.Background(),
+	if err := f.Pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM transactions WHERE status = 'FAILED' AND reason = $1`, events.ReasonPaymentDeclined).Scan(&failed); err != nil {
 		t.Fatal(err)
 	}

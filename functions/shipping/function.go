@@ -6,14 +6,9 @@ package shipping
 import (
 	"context"
 	"embed"
-	"errors"
-	"net/http"
-	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
@@ -31,65 +26,42 @@ type Config struct {
 	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
 }
 
-// Function is the shipping function.
+// Function is the shipping function. Its embedded Database makes it ready, closed and pruned
+// by the runtime.
 type Function struct {
-	pool *pgxpool.Pool
+	function.Database
 }
 
-var _ function.Function = (*Function)(nil)
+var _ function.EventHandler = (*Function)(nil)
 
 // New builds shipping from the environment (the knative/func entry point).
-func New(ctx context.Context) (*Function, error) {
-	var cfg Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		return nil, err
-	}
-	return Open(ctx, cfg)
-}
+func New(ctx context.Context) (*Function, error) { return function.FromEnv(ctx, Open) }
 
 // Open builds shipping from cfg: it connects to the shipping schema and migrates it.
 func Open(ctx context.Context, cfg Config) (*Function, error) {
-	if cfg.DatabaseURL == "" {
-		return nil, errors.New("DATABASE_URL is required")
-	}
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
+	db, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}
-	return &Function{pool: pool}, nil
+	return &Function{Database: db}, nil
 }
 
 // Handle ships for ORDER_ACCEPTED; shipping has no business with any other event.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.OrderAccepted:
-		reply, err := inbox.Handle(ctx, f.pool, e, f.ship)
-		return reply, function.Result(err)
+		return inbox.Handle(ctx, f.Pool, e, f.ship)
 	default:
-		return nil, function.Result(function.Rejectf("shipping does not handle %q events", e.Type()))
+		return nil, function.Rejectf("shipping does not handle %q events", e.Type())
 	}
 }
 
 // ship records the order's shipment, exactly once per event (inbox) and per order (the
 // shipments table's order_id key).
 func (f *Function) ship(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderAcceptedV1) (*cloudevents.Event, error) {
-	tracking, err := ship(ctx, tx, p.OrderID)
+	tracking, err := store{db: tx}.Ship(ctx, p.OrderID)
 	if err != nil {
 		return nil, err
 	}
 	return events.Reply(e, events.SourceShipping, events.OrderShippedV1{OrderID: p.OrderID, TrackingID: tracking})
-}
-
-// Routes adds nothing: shipping is driven by events only.
-func (f *Function) Routes(*http.ServeMux) {}
-
-// Ready reports whether the database answers.
-func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
-
-// Close releases the database pool.
-func (f *Function) Close() { f.pool.Close() }
-
-// Maintain prunes the inbox hourly while the function is up (see function.Maintainer).
-func (f *Function) Maintain(ctx context.Context) {
-	inbox.PruneEvery(ctx, f.pool, time.Hour, inbox.Retention)
 }

@@ -47,7 +47,7 @@ func accepted(tb testing.TB, orderID string) cloudevents.Event {
 func count(tb testing.TB, f *Function, table string) int {
 	tb.Helper()
 	var n int
-	if err := f.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+	if err := f.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
 	return n

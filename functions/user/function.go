@@ -13,10 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
@@ -53,7 +49,7 @@ type Config struct {
 
 // Function is the user function.
 type Function struct {
-	pool     *pgxpool.Pool
+	function.Database
 	hasher   *hasher
 	signer   *auth.Signer
 	verifier *auth.Verifier
@@ -63,23 +59,14 @@ type Function struct {
 	now      func() time.Time
 }
 
-var _ function.Function = (*Function)(nil)
+var _ function.RouteRegistrar = (*Function)(nil)
 
 // New builds the function from the environment.
-func New(ctx context.Context) (*Function, error) {
-	var cfg Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		return nil, err
-	}
-	return Open(ctx, cfg)
-}
+func New(ctx context.Context) (*Function, error) { return function.FromEnv(ctx, Open) }
 
 // Open builds the function from cfg: it loads the signing key, migrates the schema and creates
 // the bootstrap admin if configured. Every error is a reason not to start.
 func Open(ctx context.Context, cfg Config) (*Function, error) {
-	if cfg.DatabaseURL == "" {
-		return nil, errors.New("DATABASE_URL is required")
-	}
 	if cfg.TokenTTL <= 0 || cfg.TokenTTL > 24*time.Hour {
 		return nil, errors.New("TOKEN_TTL must be positive and at most 24h")
 	}
@@ -111,12 +98,12 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if cfg.hashParams != nil {
 		params = *cfg.hashParams
 	}
-	pool, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
+	db, err := function.OpenDatabase(ctx, cfg.DatabaseURL, Schema, migrations)
 	if err != nil {
 		return nil, err
 	}
 	f := &Function{
-		pool:     pool,
+		Database: db,
 		hasher:   newHasher(params),
 		signer:   auth.NewSigner(priv, auth.KeyID(pub), cfg.TokenTTL),
 		verifier: auth.NewVerifier(auth.StaticKey(pub)),
@@ -127,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	}
 	if bootstrap != "" {
 		if err := f.ensureAdmin(ctx, bootstrap, cfg.BootstrapAdminPassword); err != nil {
-			pool.Close()
+			db.Close()
 			return nil, err
 		}
 	}
@@ -137,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 // ensureAdmin creates the bootstrap admin unless the account exists. The existence check first
 // spares a restart the cost of a hash; the insert's ON CONFLICT makes racing replicas safe.
 func (f *Function) ensureAdmin(ctx context.Context, email, password string) error {
-	exists, err := userExists(ctx, f.pool, email)
+	exists, err := store{db: f.Pool}.UserExists(ctx, email)
 	if err != nil || exists {
 		return err
 	}
@@ -145,7 +132,7 @@ func (f *Function) ensureAdmin(ctx context.Context, email, password string) erro
 	if err != nil {
 		return err
 	}
-	created, err := ensureUser(ctx, f.pool, email, hash)
+	created, err := store{db: f.Pool}.EnsureUser(ctx, email, hash)
 	if created {
 		slog.InfoContext(ctx, "created the bootstrap admin", "email", email)
 	}
@@ -160,12 +147,6 @@ func (f *Function) Role(email string) auth.Role {
 	return auth.RoleUser
 }
 
-// Handle rejects every event with 400: no Trigger should route events here, and a retry could
-// never succeed.
-func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	return nil, function.Result(function.Rejectf("the user function reacts to no events; got %q", e.Type()))
-}
-
 // Routes adds the REST endpoints of DESIGN.md section 5.
 func (f *Function) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /signup", httpapi.HandlerFunc(f.signup))
@@ -174,9 +155,3 @@ func (f *Function) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /me", httpapi.HandlerFunc(f.me))
 	mux.Handle("GET /.well-known/jwks.json", httpapi.HandlerFunc(f.keys))
 }
-
-// Ready reports whether the database answers.
-func (f *Function) Ready(ctx context.Context) error { return f.pool.Ping(ctx) }
-
-// Close releases the database pool.
-func (f *Function) Close() { f.pool.Close() }

@@ -75,7 +75,7 @@ func (fx *fixture) do(t *testing.T, method, path, body string, header ...string)
 func (fx *fixture) users(t *testing.T) int {
 	t.Helper()
 	var n int
-	if err := fx.fn.pool.QueryRow(context.Background(), `SELECT count(*) FROM users`).Scan(&n); err != nil {
+	if err := fx.fn.Pool.QueryRow(context.Background(), `SELECT count(*) FROM users`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -495,25 +495,21 @@ func TestBootstrapAdminAndAdminEmails(t *testing.T) {
 	}
 }
 
-func TestHandleRejectsEvents(t *testing.T) {
+func TestTheUserFunctionHasNoEventEndpoint(t *testing.T) {
 	fx := newFixture(t, nil)
 	e := cloudevents.NewEvent()
 	e.SetID("1")
 	e.SetSource("test")
 	e.SetType("ORDER_REQUESTED")
 	_ = e.SetData(cloudevents.ApplicationJSON, map[string]string{"order_id": "x"})
-	_, err := fx.fn.Handle(context.Background(), e)
-	if function.EventStatus(err) != http.StatusBadRequest {
-		t.Fatalf("Handle: %v (status %d), want 400", err, function.EventStatus(err))
-	}
-	// And over HTTP, as the broker would deliver it.
+	// Over HTTP, as the broker would deliver it: no Trigger routes events here.
 	r := httptest.NewRequest("POST", "/", nil)
 	if err := cehttp.WriteRequest(context.Background(), binding.ToMessage(&e), r); err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
 	fx.h.ServeHTTP(w, r)
-	expectStatus(t, w, http.StatusBadRequest)
+	expectStatus(t, w, http.StatusNotFound)
 }
 
 func TestReadyAndProbes(t *testing.T) {

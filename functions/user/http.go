@@ -46,7 +46,7 @@ func (f *Function) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := createUser(r.Context(), f.pool, email, hash)
+	u, err := store{db: f.Pool}.CreateUser(r.Context(), email, hash)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (f *Function) login(w http.ResponseWriter, r *http.Request) error {
 	var u User
 	email, ok := canonicalEmail(c.Email)
 	if ok {
-		u, err = userByEmail(ctx, f.pool, email)
+		u, err = store{db: f.Pool}.UserByEmail(ctx, email)
 		if err != nil && apperr.CodeOf(err) != apperr.NotFound {
 			return err
 		}
@@ -114,7 +114,7 @@ func (f *Function) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := userByID(r.Context(), f.pool, p.UserID)
+	u, err := store{db: f.Pool}.UserByID(r.Context(), p.UserID)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return apperr.Errorf(apperr.Unauthorized, "invalid token")
 	}

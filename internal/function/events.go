@@ -17,32 +17,62 @@ import (
 // maxEventBytes bounds an event request body; the data itself is bounded by events.MaxDataBytes.
 const maxEventBytes = 2 * events.MaxDataBytes
 
-// Result turns a handler's error into the retry contract of the Knative data plane. Errors that
-// say the event can never succeed (invalid event, unknown order, a transition the order's state
-// rules out) become a 400 result, which the broker does not retry but dead-letters; every other
-// error stays as it is and is answered with 500, which the broker retries with backoff.
-func Result(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, events.ErrInvalid) {
-		return cehttp.NewResult(http.StatusBadRequest, "%s", err.Error())
-	}
-	switch apperr.CodeOf(err) {
-	case apperr.Invalid, apperr.NotFound, apperr.Conflict:
-		return cehttp.NewResult(http.StatusBadRequest, "%s", apperr.MessageOf(err))
-	}
-	return err
-}
-
-// Rejectf is the result for an event a function has no business receiving or cannot parse.
+// Rejectf is the error for an event a function has no business receiving or cannot parse: it
+// wraps events.ErrInvalid, so the event endpoint answers 400.
 func Rejectf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", events.ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// eventHandler serves CloudEvents (binary or structured HTTP binding) to a Function.
+// EventStatus is the retry contract of the Knative data plane, applied to whatever an
+// EventHandler's Handle returns. Errors that say the event can never succeed (events.ErrInvalid,
+// apperr Invalid, NotFound, Conflict) are 400, which the broker does not retry but dead-letters.
+// A *cehttp.Result keeps its own status. Every other error is 500, which the broker retries with
+// backoff. Handlers therefore return their errors as they are; none of them maps statuses.
+func EventStatus(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	var res *cehttp.Result
+	if protocol.ResultAs(err, &res) && res.StatusCode >= 100 && res.StatusCode < 600 {
+		return res.StatusCode
+	}
+	if neverSucceeds(err) {
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// neverSucceeds reports whether err says the event is at fault rather than the moment.
+func neverSucceeds(err error) bool {
+	if errors.Is(err, events.ErrInvalid) {
+		return true
+	}
+	switch apperr.CodeOf(err) {
+	case apperr.Invalid, apperr.NotFound, apperr.Conflict:
+		return true
+	}
+	return false
+}
+
+// errorText is the response body for a failed event: the cause for a 4xx (it describes the
+// event, which the sender already has), nothing for a 5xx (it may name hosts and roles).
+func errorText(err error, status int) string {
+	var res *cehttp.Result
+	switch {
+	case protocol.ResultAs(err, &res):
+		return fmt.Sprintf(res.Format, res.Args...)
+	case status >= 500:
+		return "internal error"
+	case errors.Is(err, events.ErrInvalid):
+		return err.Error()
+	default:
+		return apperr.MessageOf(err)
+	}
+}
+
+// eventHandler serves CloudEvents (binary or structured HTTP binding) to an EventHandler.
 type eventHandler struct {
-	fn Function
+	fn EventHandler
 }
 
 func (h *eventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +103,7 @@ func (h *eventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelError
 		}
 		slog.Log(ctx, level, "event not handled", "type", e.Type(), "id", e.ID(), "subject", e.Subject(), "status", status, "err", err)
-		http.Error(w, errorText(err), status)
+		http.Error(w, errorText(err, status), status)
 		return
 	}
 	if reply == nil {
@@ -83,24 +113,4 @@ func (h *eventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w); err != nil {
 		slog.ErrorContext(ctx, "write reply", "type", e.Type(), "id", e.ID(), "err", err)
 	}
-}
-
-// EventStatus is the HTTP status the event endpoint answers for a Handle error.
-func EventStatus(err error) int {
-	if err == nil {
-		return http.StatusOK
-	}
-	var res *cehttp.Result
-	if protocol.ResultAs(err, &res) && res.StatusCode >= 100 && res.StatusCode < 600 {
-		return res.StatusCode
-	}
-	return http.StatusInternalServerError
-}
-
-func errorText(err error) string {
-	var res *cehttp.Result
-	if protocol.ResultAs(err, &res) {
-		return fmt.Sprintf(res.Format, res.Args...)
-	}
-	return "internal error"
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -23,24 +24,69 @@ import (
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
-// Function is a saga function.
-type Function interface {
-	// Handle reacts to one event and returns the reply to publish, if any. Its errors follow the
-	// retry contract: a *cehttp.Result with status 400 for an event that can never succeed (see
-	// Result), any other error for a transient failure (500, retried).
+// Function is a saga function: a value that implements one or more of the optional interfaces
+// below, and nothing it does not need. The runtime serves what it finds: POST / only for an
+// EventHandler, REST routes only for a RouteRegistrar, and so on.
+type Function = any
+
+// EventHandler is a function that reacts to events.
+type EventHandler interface {
+	// Handle reacts to one event and returns the reply to publish, if any. Errors are returned
+	// as they are; the runtime applies the retry contract (see EventStatus): an apperr Invalid,
+	// NotFound or Conflict, or events.ErrInvalid, for an event that can never succeed (400, not
+	// retried), any other error for a transient failure (500, retried).
 	Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error)
-	// Routes adds the function's REST endpoints, if it has any.
+}
+
+// RouteRegistrar is a function with REST endpoints.
+type RouteRegistrar interface {
+	// Routes adds the function's REST endpoints to mux. A route for GET /health/readiness
+	// replaces the runtime's own readiness probe (the gateway reports its upstreams there).
 	Routes(mux *http.ServeMux)
-	// Ready reports whether the function can serve: its database answers.
+}
+
+// Readier is a function that depends on something that can be down (its database). A function
+// that is not a Readier is always ready.
+type Readier interface {
+	// Ready reports whether the function can serve. Its error goes to the log only: it may
+	// name hosts and roles.
 	Ready(ctx context.Context) error
-	// Close releases the function's resources after the server has drained.
+}
+
+// Closer is a function with resources to release once the server has drained.
+type Closer interface {
 	Close()
 }
 
-// Maintainer is a Function with housekeeping (pruning its inbox) to run in the background while
+// Maintainer is a function with housekeeping (pruning its inbox) to run in the background while
 // it is up; Main calls Maintain once and cancels its context on shutdown.
 type Maintainer interface {
 	Maintain(ctx context.Context)
+}
+
+// Check reports a function that serves nothing: since Function is any, this is where a value
+// that implements neither EventHandler nor RouteRegistrar (a wrong return in a main) is caught.
+func Check(fn Function) error {
+	switch fn.(type) {
+	case EventHandler, RouteRegistrar:
+		return nil
+	}
+	return fmt.Errorf("%T is not a function: it has neither Handle nor Routes", fn)
+}
+
+// Close closes fn if it is a Closer.
+func Close(fn Function) {
+	if c, ok := fn.(Closer); ok {
+		c.Close()
+	}
+}
+
+// Ready reports whether fn can serve: fn's own Ready if it is a Readier, nil otherwise.
+func Ready(ctx context.Context, fn Function) error {
+	if r, ok := fn.(Readier); ok {
+		return r.Ready(ctx)
+	}
+	return nil
 }
 
 // Main runs the function that build makes until SIGTERM or SIGINT, then drains in-flight
@@ -69,7 +115,10 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 	if err != nil {
 		return err
 	}
-	defer fn.Close()
+	defer Close(fn)
+	if err := Check(fn); err != nil {
+		return err
+	}
 	if m, ok := fn.(Maintainer); ok {
 		go m.Maintain(ctx)
 	}
@@ -95,26 +144,40 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 	return srv.Shutdown(shutdown)
 }
 
-// NewHandler routes HTTP for fn: events on POST /, probes under /health/, and fn's REST routes.
+// NewHandler routes HTTP for fn: events on POST / if fn is an EventHandler, its REST routes if it
+// is a RouteRegistrar, and the probes under /health/. A function without Handle has no event
+// endpoint at all: POST / is a JSON 404 or 405 like any other path it does not serve.
 func NewHandler(fn Function) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /{$}", &eventHandler{fn: fn})
+	if h, ok := fn.(EventHandler); ok {
+		mux.Handle("POST /{$}", &eventHandler{fn: h})
+	}
+	if r, ok := fn.(RouteRegistrar); ok {
+		r.Routes(mux)
+	}
 	mux.HandleFunc("GET /health/liveness", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.HandleFunc("GET /health/readiness", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := fn.Ready(ctx); err != nil {
-			// The cause goes to the log only: it names hosts and roles.
-			slog.WarnContext(ctx, "not ready", "err", err)
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	fn.Routes(mux)
+	if !serves(mux, http.MethodGet, "/health/readiness") {
+		mux.HandleFunc("GET /health/readiness", func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := Ready(ctx, fn); err != nil {
+				// The cause goes to the log only: it names hosts and roles.
+				slog.WarnContext(ctx, "not ready", "err", err)
+				httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not ready"})
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+	}
 	return jsonMuxErrors(mux)
+}
+
+// serves reports whether mux already has a route for method and path.
+func serves(mux *http.ServeMux, method, path string) bool {
+	_, pattern := mux.Handler(&http.Request{Method: method, URL: &url.URL{Path: path}, Host: ""})
+	return pattern != ""
 }
 
 // jsonMuxErrors answers what mux itself refuses (an unknown path: 404; a known path with another

@@ -3,6 +3,7 @@ package function_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,15 +26,13 @@ type echo struct {
 func (f *echo) Handle(_ context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	f.got++
 	if f.err != nil {
-		return nil, function.Result(f.err)
+		return nil, f.err // bare, as functions return them: the runtime maps the status
 	}
 	r := e.Clone()
 	r.SetID(e.ID() + "-reply")
 	return &r, nil
 }
-func (f *echo) Routes(*http.ServeMux)       {}
 func (f *echo) Ready(context.Context) error { return f.ready }
-func (f *echo) Close()                      {}
 func (f *echo) post(t *testing.T, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	w := httptest.NewRecorder()
@@ -89,7 +88,7 @@ func structured(body string) *http.Request {
 	return req
 }
 
-func TestResultIsTheRetryContract(t *testing.T) {
+func TestHandleErrorsFollowTheRetryContract(t *testing.T) {
 	for _, c := range []struct {
 		err    error
 		status int
@@ -99,6 +98,7 @@ func TestResultIsTheRetryContract(t *testing.T) {
 		{apperr.Errorf(apperr.NotFound, "no order"), http.StatusBadRequest},
 		{apperr.Errorf(apperr.Conflict, "finished"), http.StatusBadRequest},
 		{function.Rejectf("wrong type"), http.StatusBadRequest},
+		{fmt.Errorf("reserve: %w", apperr.Errorf(apperr.Invalid, "wrapped")), http.StatusBadRequest},
 		{errors.New("connection refused"), http.StatusInternalServerError},
 		{apperr.Errorf(apperr.Internal, "oops"), http.StatusInternalServerError},
 	} {
@@ -148,5 +148,74 @@ func TestReadinessDoesNotRevealItsCause(t *testing.T) {
 	w := f.post(t, httptest.NewRequest("GET", "/health/readiness", nil))
 	if strings.Contains(w.Body.String(), "10.0.0.7") || strings.Contains(w.Body.String(), "orders") {
 		t.Errorf("readiness body %q reveals the cause", w.Body)
+	}
+}
+
+func TestABareInvalidErrorFromHandleIsA400ThatIsNotRetried(t *testing.T) {
+	f := &echo{err: apperr.Errorf(apperr.Invalid, "quantity must be positive")}
+	w := f.post(t, binaryEvent(`{}`))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "quantity must be positive") {
+		t.Errorf("got %d %q, want 400 with the message", w.Code, w.Body)
+	}
+}
+
+func TestAServerErrorDoesNotRevealItsCause(t *testing.T) {
+	f := &echo{err: errors.New("dial tcp 10.0.0.7:5432")}
+	w := f.post(t, binaryEvent(`{}`))
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "10.0.0.7") {
+		t.Errorf("got %d %q, want 500 without the cause", w.Code, w.Body)
+	}
+}
+
+// restOnly is a function with REST routes and no event handler, like the user function.
+type restOnly struct{}
+
+func (restOnly) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+}
+
+func TestAFunctionWithoutHandleHasNoEventEndpoint(t *testing.T) {
+	h := function.NewHandler(restOnly{})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, binaryEvent(`{}`))
+	if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("POST /: %d %q %s, want a JSON 404", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/hello", nil))
+	if w.Code != http.StatusNoContent {
+		t.Errorf("GET /hello: %d, want its route's 204", w.Code)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/health/readiness", nil))
+	if w.Code != http.StatusOK {
+		t.Errorf("readiness of a function that is not a Readier: %d, want 200", w.Code)
+	}
+}
+
+func TestCheckRefusesAValueThatServesNothing(t *testing.T) {
+	if err := function.Check(struct{}{}); err == nil {
+		t.Error("Check accepted a value with neither Handle nor Routes")
+	}
+	if err := function.Check(restOnly{}); err != nil {
+		t.Errorf("Check refused a RouteRegistrar: %v", err)
+	}
+	if err := function.Check(&echo{}); err != nil {
+		t.Errorf("Check refused an EventHandler: %v", err)
+	}
+}
+
+// ownReadiness serves its own readiness probe, as the gateway does.
+type ownReadiness struct{}
+
+func (ownReadiness) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /health/readiness", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+}
+
+func TestAFunctionsOwnReadinessRouteReplacesTheRuntimes(t *testing.T) {
+	w := httptest.NewRecorder()
+	function.NewHandler(ownReadiness{}).ServeHTTP(w, httptest.NewRequest("GET", "/health/readiness", nil))
+	if w.Code != http.StatusTeapot {
+		t.Errorf("readiness: %d, want the function's own 418", w.Code)
 	}
 }

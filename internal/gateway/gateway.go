@@ -12,11 +12,9 @@ import (
 	"net/http/httputil"
 	"net/url"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
-	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
@@ -68,17 +66,16 @@ func proxies(urls map[string]string) (map[string]http.Handler, error) {
 	return out, nil
 }
 
-// Handler proxies each route to its function's base URL (urls by function name) and answers
-// every other path with a JSON 404.
+// Handler proxies each route to its function's base URL (urls by function name), serves the
+// gateway's readiness (every function behind it ready) on GET /health/readiness, and answers
+// every other path with a JSON 404. The local stack serves it; a cluster runs Function.
 func Handler(urls map[string]string) (http.Handler, error) {
-	routes, err := proxies(urls)
+	f, err := open(urls)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	for path, h := range routes {
-		mux.Handle(path, h)
-	}
+	f.Routes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such path"))
 	})
@@ -92,10 +89,12 @@ type Config struct {
 	InventoryURL string `envconfig:"INVENTORY_URL" required:"true"`
 }
 
-// Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It
-// reacts to no events.
+// Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It is
+// a function.RouteRegistrar and a function.Readier only: it reacts to no events, so it has no
+// event endpoint.
 type Function struct {
-	routes map[string]http.Handler
+	routes    map[string]http.Handler
+	readiness *readiness
 }
 
 // New builds the gateway from the environment.
@@ -104,27 +103,36 @@ func New(context.Context) (*Function, error) {
 	if err := envconfig.Process("", &cfg); err != nil {
 		return nil, err
 	}
-	routes, err := proxies(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL})
+	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL})
+}
+
+// open builds the gateway in front of urls (base URL by function name).
+func open(urls map[string]string) (*Function, error) {
+	routes, err := proxies(urls)
 	if err != nil {
 		return nil, err
 	}
-	return &Function{routes: routes}, nil
+	upstreams := map[string]string{}
+	for _, fn := range Routes {
+		upstreams[fn] = urls[fn]
+	}
+	return &Function{routes: routes, readiness: newReadiness(upstreams)}, nil
 }
 
-// Handle refuses every event: the gateway is not a subscriber.
-func (f *Function) Handle(_ context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
-	return nil, function.Result(function.Rejectf("the gateway reacts to no events; got %q", e.Type()))
-}
-
-// Routes adds the proxied REST paths.
+// Routes adds the proxied REST paths and the gateway's own readiness probe, which replaces the
+// runtime's.
 func (f *Function) Routes(mux *http.ServeMux) {
 	for path, h := range f.routes {
 		mux.Handle(path, h)
 	}
+	mux.Handle("GET /health/readiness", f.readiness)
 }
 
-// Ready reports ready: the gateway holds no state; each function has its own probe.
-func (f *Function) Ready(context.Context) error { return nil }
-
-// Close has nothing to release.
-func (f *Function) Close() {}
+// Ready reports whether every function behind the gateway is ready (for knative/func's
+// middleware, which serves the probes itself). Errors: one naming the functions not ready.
+func (f *Function) Ready(ctx context.Context) error {
+	if names := f.readiness.notReady(ctx); len(names) > 0 {
+		return notReadyError(names)
+	}
+	return nil
+}

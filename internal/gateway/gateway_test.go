@@ -82,8 +82,8 @@ func TestTheGatewayFunctionRefusesEvents(t *testing.T) {
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
-	if w.Code != http.StatusBadRequest {
-		t.Errorf("event to the gateway: %d, want 400", w.Code)
+	if w.Code != http.StatusNotFound {
+		t.Errorf("event to the gateway: %d, want 404 (no event endpoint)", w.Code)
 	}
 	if code, body := get(t, h, "GET", "/orders"); code != 200 || body != "order GET /orders" {
 		t.Errorf("GET /orders: %d %q", code, body)

@@ -39,7 +39,7 @@ type HandleFunc func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error)
 // handled. Errors are handle's, or the database's (transient: the caller answers 5xx).
 func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handle HandleFunc) (*cloudevents.Event, error) {
 	var reply *cloudevents.Event
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO inbox (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 			e.Source(), e.ID(), e.Type())
 		if err != nil {

@@ -154,14 +154,16 @@ const sweepBatch = 500
 
 // Sweep publishes every unpublished row older than MinAge, oldest first, and deletes published
 // rows older than Retention. Rows are claimed with SKIP LOCKED, so concurrent sweeps (replicas,
-// a timer and a PingSource) share the work instead of publishing twice. It returns how many
-// events it published.
+// a timer and a PingSource) share the work instead of publishing twice. A row that can never be
+// published is quarantined (see quarantine) and skipped by later sweeps. It returns how many
+// events it published; its error is the publisher's or the database's, when nothing could be
+// published (an outage: every row stays for the next sweep).
 func (r *Relay) Sweep(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		n, err := r.sweepOnce(ctx)
-		total += n
-		if err != nil || n < sweepBatch {
+		published, claimed, err := r.sweepOnce(ctx)
+		total += published
+		if err != nil || claimed < sweepBatch {
 			if err == nil {
 				_, err = r.pool.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - $1 * interval '1 millisecond'`, r.Retention.Milliseconds())
 			}
@@ -173,42 +175,99 @@ func (r *Relay) Sweep(ctx context.Context) (int, error) {
 // sweepTimeout bounds one sweep transaction, so a broker outage does not hold row locks open.
 const sweepTimeout = 10 * time.Second
 
-func (r *Relay) sweepOnce(ctx context.Context) (int, error) {
+// storedEvent is one unpublished outbox row.
+type storedEvent struct {
+	ID    string `db:"id"`
+	Event []byte `db:"event"`
+}
+
+// sweepOnce claims up to sweepBatch rows and publishes them. It returns how many it published
+// and how many it claimed (published, quarantined or left for the next sweep).
+func (r *Relay) sweepOnce(ctx context.Context) (published, claimed int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
 	defer cancel()
-	n := 0
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, event FROM outbox
-			WHERE published_at IS NULL AND created_at < now() - $1 * interval '1 millisecond'
+	var publishErr error
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT id, event FROM outbox
+			WHERE published_at IS NULL AND quarantined_at IS NULL
+			  AND created_at < now() - $1 * interval '1 millisecond'
 			ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`, r.MinAge.Milliseconds(), sweepBatch)
+		stored, err := pgx.CollectRows(rows, pgx.RowToStructByName[storedEvent])
 		if err != nil {
 			return err
 		}
-		var ids []string
-		var batch []cloudevents.Event
-		for rows.Next() {
-			var id string
-			var raw []byte
-			if err := rows.Scan(&id, &raw); err != nil {
-				return err
-			}
+		claimed = len(stored)
+		batch := make([]cloudevents.Event, 0, len(stored))
+		for _, row := range stored {
 			var e cloudevents.Event
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return fmt.Errorf("outbox event %s: %w", id, err)
+			if err := json.Unmarshal(row.Event, &e); err != nil {
+				if err := quarantine(ctx, tx, row.ID, fmt.Errorf("decode: %w", err)); err != nil {
+					return err
+				}
+				continue
 			}
-			ids, batch = append(ids, id), append(batch, e)
+			batch = append(batch, e)
 		}
-		if err := rows.Err(); err != nil || len(batch) == 0 {
-			return err
+		var sent []string
+		sent, publishErr = r.publish(ctx, tx, batch)
+		published = len(sent)
+		if len(sent) == 0 {
+			return nil // keep the quarantines; the rows left wait for the next sweep
 		}
-		if err := r.publisher.Publish(ctx, batch...); err != nil {
-			return err
-		}
-		n = len(batch)
-		_, err = tx.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, ids)
+		_, err = tx.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`, sent)
 		return err
 	})
-	return n, err
+	if err == nil {
+		err = publishErr
+	}
+	return published, claimed, err
+}
+
+// publish sends batch and returns the ids it sent. When the batch as a whole fails, it tries
+// each event on its own: if the broker takes some, the ones it refuses are at fault and are
+// quarantined; if it takes none, that is an outage, and the error is returned with every row
+// left for the next sweep.
+func (r *Relay) publish(ctx context.Context, tx pgx.Tx, batch []cloudevents.Event) ([]string, error) {
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(batch))
+	for i, e := range batch {
+		ids[i] = e.ID()
+	}
+	batchErr := r.publisher.Publish(ctx, batch...)
+	if batchErr == nil {
+		return ids, nil
+	}
+	if ctx.Err() != nil { // the sweep's time is up: nothing more can be sent now
+		return nil, batchErr
+	}
+	var sent []string
+	refused := map[string]error{}
+	for _, e := range batch {
+		if err := r.publisher.Publish(ctx, e); err != nil {
+			refused[e.ID()] = err
+			continue
+		}
+		sent = append(sent, e.ID())
+	}
+	if len(sent) == 0 {
+		return nil, batchErr
+	}
+	for id, err := range refused {
+		if err := quarantine(ctx, tx, id, fmt.Errorf("publish: %w", err)); err != nil {
+			return nil, err
+		}
+	}
+	return sent, nil
+}
+
+// quarantine marks the row id so that no sweep takes it again, and logs why: one poisoned row
+// must not hold back the rows after it. Errors: the database's.
+func quarantine(ctx context.Context, tx pgx.Tx, id string, reason error) error {
+	slog.ErrorContext(ctx, "outbox: event quarantined; it will not be published", "id", id, "err", reason)
+	_, err := tx.Exec(ctx, `UPDATE outbox SET quarantined_at = now(), quarantine_reason = $2 WHERE id = $1`, id, reason.Error())
+	return err
 }
 
 // Run sweeps every interval until ctx ends, for deployments without a PingSource (the local

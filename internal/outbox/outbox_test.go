@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ordersaga/ordersaga/internal/events"
@@ -16,11 +17,15 @@ import (
 	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
 )
 
-// recorder is a Publisher that keeps what it is given, or fails while down is set.
+// recorder is a Publisher that keeps what it is given, or fails while down is set. It refuses
+// any batch holding the event with id refuse, as a broker refuses a record it cannot take, and
+// counts those attempts.
 type recorder struct {
-	mu   sync.Mutex
-	down bool
-	got  []cloudevents.Event
+	mu       sync.Mutex
+	down     bool
+	refuse   string
+	refusals int
+	got      []cloudevents.Event
 }
 
 func (r *recorder) Publish(_ context.Context, es ...cloudevents.Event) error {
@@ -28,6 +33,12 @@ func (r *recorder) Publish(_ context.Context, es ...cloudevents.Event) error {
 	defer r.mu.Unlock()
 	if r.down {
 		return errors.New("broker unreachable")
+	}
+	for _, e := range es {
+		if e.ID() == r.refuse {
+			r.refusals++
+			return errors.New("record too large")
+		}
 	}
 	r.got = append(r.got, es...)
 	return nil
@@ -166,5 +177,63 @@ func TestPublishAfterCloseDoesNotPanic(t *testing.T) {
 	}
 	if n := unpublished(t, pool); n != 1 {
 		t.Errorf("%d unpublished, want its mark left to the sweep", n)
+	}
+}
+
+func quarantined(t *testing.T, pool *pgxpool.Pool) []string {
+	rows, _ := pool.Query(context.Background(), `SELECT id FROM outbox WHERE quarantined_at IS NOT NULL ORDER BY id`)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestSweepQuarantinesRowsThatCanNeverBePublishedAndGoesOn(t *testing.T) {
+	pool := newPool(t)
+	ctx := context.Background()
+	// Oldest first: an undecodable row and one the broker refuses stand before the good ones.
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (id, event, created_at) VALUES ('0-undecodable', 'not json', now() - interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	refused := add(t, pool, 1)[0]
+	good := add(t, pool, 2)
+	pub := &recorder{refuse: refused.ID()}
+	relay := outbox.NewRelay(pool, pub)
+	t.Cleanup(relay.Close)
+	relay.MinAge = 0
+
+	n, err := relay.Sweep(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("Sweep = %d, %v; want the 2 good events published, nil", n, err)
+	}
+	if len(pub.got) != 2 || pub.got[0].ID() != good[0].ID() || pub.got[1].ID() != good[1].ID() {
+		t.Errorf("published %v, want the good events in order", pub.got)
+	}
+	want := []string{"0-undecodable", refused.ID()}
+	if got := quarantined(t, pool); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("quarantined %v, want %v", got, want)
+	}
+
+	attempts := pub.refusals
+	if n, err := relay.Sweep(ctx); err != nil || n != 0 {
+		t.Errorf("second Sweep = %d, %v; want 0, nil", n, err)
+	}
+	if pub.refusals != attempts {
+		t.Errorf("the second sweep tried the quarantined event again (%d refusals, want %d)", pub.refusals, attempts)
+	}
+}
+
+func TestAnOutageQuarantinesNothing(t *testing.T) {
+	pool := newPool(t)
+	add(t, pool, 3)
+	relay := outbox.NewRelay(pool, &recorder{down: true})
+	t.Cleanup(relay.Close)
+	relay.MinAge = 0
+	if _, err := relay.Sweep(context.Background()); err == nil {
+		t.Fatal("Sweep succeeded with the broker down")
+	}
+	if got := quarantined(t, pool); len(got) != 0 {
+		t.Errorf("quarantined %v during an outage, want none", got)
 	}
 }

@@ -11,21 +11,12 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
-
-// DBTX is what queries need; a pool, a connection and a transaction all satisfy it, so the same
-// query code runs inside or outside a transaction.
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Connect opens a pool to databaseURL whose sessions see schema first on their search_path, so
 // queries name their tables unqualified and a function's store touches only its own schema.
@@ -92,9 +83,6 @@ func IsDataException(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }
-
-// IsNoRows reports whether err says a query returned no row.
-func IsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 func hasCode(err error, code string) bool {
 	var pgErr *pgconn.PgError

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ordersaga/ordersaga/internal/retry"
 )
 
 // EnsureRole makes role a login role that owns schema and may touch nothing else in the
@@ -35,17 +37,17 @@ END $$`, r, quoteLiteral(password))
 
 // SetPassword sets role's password (EnsureRole sets it only when it creates the role). Roles
 // belong to the whole server, so another caller may be altering the same role at this moment
-// ("tuple concurrently updated"): it tries a few times.
+// ("tuple concurrently updated"): it tries a few times. Errors: the last attempt's, or ctx's.
 func SetPassword(ctx context.Context, admin DBTX, role, password string) error {
 	stmt := fmt.Sprintf("ALTER ROLE %s PASSWORD %s", pgx.Identifier{role}.Sanitize(), quoteLiteral(password))
-	var err error
-	for range 10 {
-		if _, err = admin.Exec(ctx, stmt); err == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+	err := retry.Do(ctx, retry.Backoff{Attempts: 10, Delay: 50 * time.Millisecond}, func(ctx context.Context) error {
+		_, err := admin.Exec(ctx, stmt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set the password of %s: %w", role, err)
 	}
-	return fmt.Errorf("set the password of %s: %w", role, err)
+	return nil
 }
 
 // quoteLiteral quotes s as an SQL string literal (role statements take no parameters).

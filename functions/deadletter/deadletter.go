@@ -1,16 +1,15 @@
-// Package sink is the dead-letter sink function. Knative delivers an event here when its
+// Package deadletter is the dead-letter sink function. Knative delivers an event here when its
 // subscriber answered 4xx (it can never succeed) or retries ran out, adding the extensions
 // knativeerrorcode (the last HTTP status), knativeerrordata (the response body, base64) and
 // knativeerrordest (the subscriber). Handle logs those with the event's identity as one JSON line
 // and acknowledges the event, so nothing is retried from here. It needs no database.
-package sink
+package deadletter
 
 import (
 	"context"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
@@ -30,7 +29,7 @@ const maxErrorData = 1 << 10
 // Sink is the dead-letter function.
 type Sink struct{}
 
-var _ function.Function = (*Sink)(nil)
+var _ function.EventHandler = (*Sink)(nil)
 
 // New returns the dead-letter function.
 func New() *Sink { return &Sink{} }
@@ -51,15 +50,6 @@ func (*Sink) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Even
 	)
 	return nil, nil
 }
-
-// Routes adds nothing: the sink only receives events.
-func (*Sink) Routes(*http.ServeMux) {}
-
-// Ready always succeeds: the sink depends on nothing.
-func (*Sink) Ready(context.Context) error { return nil }
-
-// Close has nothing to release.
-func (*Sink) Close() {}
 
 func extString(ext map[string]any, name string) string {
 	v, ok := ext[name]
