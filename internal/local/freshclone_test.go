@@ -158,7 +158,7 @@ func (r *makeRun) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(r.url + "/.well-known/jwks.json")
+		resp, err := http.Get(r.url + "/health/readiness")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
