@@ -34,7 +34,7 @@ var builders = map[string]func(ctx context.Context) (function.Function, error){
 	"payment":    func(ctx context.Context) (function.Function, error) { return payment.New(ctx) },
 	"shipping":   func(ctx context.Context) (function.Function, error) { return shipping.New(ctx) },
 	"user":       func(ctx context.Context) (function.Function, error) { return user.New(ctx) },
-	"deadletter": func(context.Context) (function.Function, error) { return deadletter.New(), nil },
+	"deadletter": func(ctx context.Context) (function.Function, error) { return deadletter.New(ctx) },
 	"gateway":    func(ctx context.Context) (function.Function, error) { return gateway.New(ctx) },
 }
 

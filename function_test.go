@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ordersaga/ordersaga/internal/auth/authtest"
+	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
 )
 
 func TestStartRefusesAnUnknownFunction(t *testing.T) {
@@ -25,6 +28,10 @@ func TestInstanceServesTheNamedFunction(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable {
 		t.Errorf("before Start: %d, want 503", w.Code)
 	}
+	// The dead-letter function, configured from the environment as on a cluster.
+	t.Setenv("DATABASE_URL", pgtest.NewSchema(t, "ordersaga_deadletter", "deadletter"))
+	t.Setenv("K_SINK", "http://127.0.0.1:9/")
+	t.Setenv("AUTH_PUBLIC_KEY", authtest.NewKeys(t).Config().PublicKey)
 	if err := i.Start(context.Background(), map[string]string{FunctionEnv: "deadletter"}); err != nil {
 		t.Fatal(err)
 	}

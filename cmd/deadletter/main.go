@@ -1,5 +1,6 @@
 // Command deadletter serves the dead-letter sink function (functions/deadletter): the Broker and
-// every Trigger send it the events they gave up on, and it logs each one as a single JSON line.
+// every Trigger send it the events they gave up on; it stores them, redrives the transient ones
+// and serves the admin API that lists and replays them.
 package main
 
 import (
@@ -10,5 +11,5 @@ import (
 )
 
 func main() {
-	function.Main("deadletter", func(context.Context) (function.Function, error) { return deadletter.New(), nil })
+	function.Main("deadletter", func(ctx context.Context) (function.Function, error) { return deadletter.New(ctx) })
 }
