@@ -48,7 +48,7 @@ func (c *courier) deliver(ctx context.Context, e cloudevents.Event, destination 
 	defer cancel()
 	e = e.Clone()
 	for _, ext := range []string{ExtErrorCode, ExtErrorData, ExtErrorDest} {
-		delete(e.Extensions(), ext)
+		_ = e.Context.SetExtension(ext, nil) // nil removes it; the names are valid
 	}
 	resp, err := c.post(ctx, destination, e)
 	if err != nil {
