@@ -84,6 +84,7 @@ type Function struct {
 
 var _ interface {
 	function.EventHandler
+	function.RouteRegistrar
 	function.Maintainer
 } = (*Function)(nil)
 
