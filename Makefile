@@ -63,7 +63,7 @@ FUNC_STAGE := .func-stage
 ## secrets: create the Secrets config/ refers to, with generated values (existing ones are kept)
 secrets:
 	kubectl apply -f config/00-namespace.yaml
-	@for fn in order:orders inventory:inventory payment:payment shipping:shipping user:users; do \
+	@for fn in order:orders inventory:inventory payment:payment shipping:shipping user:users deadletter:deadletter; do \
 	  name=$${fn%%:*}-db; role=$${fn##*:}; \
 	  kubectl get secret -n $(NAMESPACE) $$name >/dev/null 2>&1 && continue; \
 	  kubectl create secret generic -n $(NAMESPACE) $$name --type=kubernetes.io/basic-auth \

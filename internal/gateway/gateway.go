@@ -30,6 +30,8 @@ var Routes = map[string]string{
 	"/items/":       "inventory",
 	"/orders":       "order",
 	"/orders/":      "order",
+	"/deadletters":  "deadletter",
+	"/deadletters/": "deadletter",
 }
 
 // proxies returns a reverse proxy per route, to urls[function].
@@ -87,6 +89,8 @@ type Config struct {
 	UserURL      string `envconfig:"USER_URL" required:"true"`
 	OrderURL     string `envconfig:"ORDER_URL" required:"true"`
 	InventoryURL string `envconfig:"INVENTORY_URL" required:"true"`
+	// DeadletterURL is the dead-letter function, whose admin API the gateway fronts.
+	DeadletterURL string `envconfig:"DEADLETTER_URL" required:"true"`
 }
 
 // Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It is
@@ -103,7 +107,7 @@ func New(context.Context) (*Function, error) {
 	if err := envconfig.Process("", &cfg); err != nil {
 		return nil, err
 	}
-	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL})
+	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL, "deadletter": cfg.DeadletterURL})
 }
 
 // open builds the gateway in front of urls (base URL by function name).

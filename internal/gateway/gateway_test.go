@@ -37,7 +37,7 @@ func get(t *testing.T, h http.Handler, method, path string) (int, string) {
 }
 
 func TestAnUnreachableFunctionIsAJSON502(t *testing.T) {
-	h, err := gateway.Handler(map[string]string{"user": "http://127.0.0.1:1", "order": "http://127.0.0.1:1", "inventory": "http://127.0.0.1:1"})
+	h, err := gateway.Handler(map[string]string{"user": "http://127.0.0.1:1", "order": "http://127.0.0.1:1", "inventory": "http://127.0.0.1:1", "deadletter": "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,13 +47,14 @@ func TestAnUnreachableFunctionIsAJSON502(t *testing.T) {
 }
 
 func TestRESTPathsReachTheirFunctionAndNothingElseDoes(t *testing.T) {
-	h, err := gateway.Handler(map[string]string{"user": backend(t, "user"), "order": backend(t, "order"), "inventory": backend(t, "inventory")})
+	h, err := gateway.Handler(map[string]string{"user": backend(t, "user"), "order": backend(t, "order"), "inventory": backend(t, "inventory"), "deadletter": backend(t, "deadletter")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{
 		"/login": "user POST /login", "/.well-known/jwks.json": "user POST /.well-known/jwks.json",
 		"/orders": "order POST /orders", "/orders/42": "order POST /orders/42", "/items/BOOK-1": "inventory POST /items/BOOK-1",
+		"/deadletters/replay": "deadletter POST /deadletters/replay",
 	} {
 		if code, body := get(t, h, "POST", path); code != 200 || body != want {
 			t.Errorf("POST %s: %d %q, want %q", path, code, body, want)
@@ -71,6 +72,7 @@ func TestTheGatewayFunctionRefusesEvents(t *testing.T) {
 	t.Setenv("USER_URL", backend(t, "user"))
 	t.Setenv("ORDER_URL", backend(t, "order"))
 	t.Setenv("INVENTORY_URL", backend(t, "inventory"))
+	t.Setenv("DEADLETTER_URL", backend(t, "deadletter"))
 	fn, err := gateway.New(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +96,7 @@ func TestNewRequiresEveryFunctionURL(t *testing.T) {
 	t.Setenv("USER_URL", "")
 	t.Setenv("ORDER_URL", "http://order")
 	t.Setenv("INVENTORY_URL", "http://inventory")
+	t.Setenv("DEADLETTER_URL", "http://deadletter")
 	if _, err := gateway.New(t.Context()); err == nil {
 		t.Error("New succeeded without USER_URL")
 	}

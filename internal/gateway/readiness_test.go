@@ -51,12 +51,13 @@ func readiness(t *testing.T, h http.Handler) (int, readinessBody) {
 }
 
 func TestReadinessWaitsForEveryFunctionBehindTheGateway(t *testing.T) {
-	user, order, inventory := newUpstream(t), newUpstream(t), newUpstream(t)
-	h, err := gateway.Handler(map[string]string{"user": user.url, "order": order.url, "inventory": inventory.url})
+	user, order, inventory, deadletter := newUpstream(t), newUpstream(t), newUpstream(t), newUpstream(t)
+	h, err := gateway.Handler(map[string]string{"user": user.url, "order": order.url, "inventory": inventory.url, "deadletter": deadletter.url})
 	if err != nil {
 		t.Fatal(err)
 	}
 	user.ready.Store(true)
+	deadletter.ready.Store(true)
 	code, body := readiness(t, h)
 	if code != http.StatusServiceUnavailable || body.Error != "not ready: inventory, order" ||
 		len(body.NotReady) != 2 || body.NotReady[0] != "inventory" || body.NotReady[1] != "order" {
@@ -70,10 +71,11 @@ func TestReadinessWaitsForEveryFunctionBehindTheGateway(t *testing.T) {
 }
 
 func TestAnUnreachableFunctionIsNotReady(t *testing.T) {
-	user, order := newUpstream(t), newUpstream(t)
+	user, order, deadletter := newUpstream(t), newUpstream(t), newUpstream(t)
 	user.ready.Store(true)
 	order.ready.Store(true)
-	h, err := gateway.Handler(map[string]string{"user": user.url, "order": order.url, "inventory": "http://127.0.0.1:1"})
+	deadletter.ready.Store(true)
+	h, err := gateway.Handler(map[string]string{"user": user.url, "order": order.url, "inventory": "http://127.0.0.1:1", "deadletter": deadletter.url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +85,11 @@ func TestAnUnreachableFunctionIsNotReady(t *testing.T) {
 }
 
 func TestTheGatewayFunctionServesTheSameReadiness(t *testing.T) {
-	user, order, inventory := newUpstream(t), newUpstream(t), newUpstream(t)
+	user, order, inventory, deadletter := newUpstream(t), newUpstream(t), newUpstream(t), newUpstream(t)
 	t.Setenv("USER_URL", user.url)
 	t.Setenv("ORDER_URL", order.url)
 	t.Setenv("INVENTORY_URL", inventory.url)
+	t.Setenv("DEADLETTER_URL", deadletter.url)
 	fn, err := gateway.New(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +97,7 @@ func TestTheGatewayFunctionServesTheSameReadiness(t *testing.T) {
 	h := function.NewHandler(fn)
 	user.ready.Store(true)
 	inventory.ready.Store(true)
+	deadletter.ready.Store(true)
 	if code, body := readiness(t, h); code != http.StatusServiceUnavailable || len(body.NotReady) != 1 || body.NotReady[0] != "order" {
 		t.Errorf("with order down: %d %+v, want 503 naming order", code, body)
 	}

@@ -50,6 +50,7 @@ type Config struct {
 // schemas is each function's own PostgreSQL schema; functions not listed need no database.
 var schemas = map[string]string{
 	"order": "orders", "inventory": "inventory", "payment": "payment", "shipping": "shipping", "user": "users",
+	"deadletter": "deadletter",
 }
 
 // Stack is a running local system.
@@ -296,7 +297,7 @@ func functionEnv(name string, cfg Config, dbURL string, urls map[string]string, 
 	switch name {
 	case "order":
 		env = append(env, jwks, "KAFKA_BROKERS="+strings.Join(s.KafkaBrokers, ","), "OUTBOX_SWEEP_INTERVAL=5s")
-	case "inventory":
+	case "inventory", "deadletter":
 		env = append(env, jwks)
 	case "payment":
 		env = append(env, "PAYMENT_SUCCESS_RATE="+cfg.PaymentSuccessRate)

@@ -248,13 +248,15 @@ func TestReferencesResolve(t *testing.T) {
 	if !reflect.DeepEqual(ks.Spec.Topics, []string{"orders.events"}) || ks.Spec.InitialOffset != "earliest" || ks.Spec.Ordering != "ordered" || ks.Spec.ConsumerGroup == "" {
 		t.Errorf("KafkaSource: want topic orders.events, a consumer group, earliest, ordered; have %+v", ks.Spec)
 	}
-	if len(set.PingSources) != 1 {
-		t.Fatalf("want one PingSource, have %d", len(set.PingSources))
+	// Each ping goes straight to the one Service it wakes, not through the Broker.
+	pingTargets := map[string]string{"outbox-sweep": "order", "deadletter-redrive": "deadletter"}
+	if len(set.PingSources) != len(pingTargets) {
+		t.Fatalf("want %d PingSources, have %d", len(pingTargets), len(set.PingSources))
 	}
 	for _, ps := range set.PingSources {
 		resolve("PingSource "+ps.Name+" sink", ps.Namespace, ps.Spec.Sink.Ref)
-		if ps.Spec.Sink.Ref == nil || ps.Spec.Sink.Ref.Name != "order" {
-			t.Errorf("PingSource %s must go straight to the order Service", ps.Name)
+		if want := pingTargets[ps.Name]; ps.Spec.Sink.Ref == nil || ps.Spec.Sink.Ref.Kind != "Service" || ps.Spec.Sink.Ref.Name != want {
+			t.Errorf("PingSource %s must go straight to the %q Service", ps.Name, want)
 		}
 	}
 	for _, svc := range set.Services {
