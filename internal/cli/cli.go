@@ -184,7 +184,7 @@ Start the system with 'make run', then log in with the admin it prints.`,
 		c.GroupID = "shop"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.eventsCmd(), a.statsCmd()} {
+	for _, c := range []*cobra.Command{a.eventsCmd(), a.statsCmd(), a.deadLettersCmd()} {
 		c.GroupID = "events"
 		root.AddCommand(c)
 	}
