@@ -39,6 +39,9 @@ type delivery struct {
 	body     string
 	// err is why it failed (nil: delivered, and the reply, if any, reached the broker).
 	err error
+	// hopeless: it was not sent and never can be as it is (no allowed destination, a stored
+	// event that does not decode).
+	hopeless bool
 }
 
 // deliver posts e to destination and forwards the reply to the broker. The knativeerror*

@@ -10,9 +10,11 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -41,6 +43,11 @@ type Config struct {
 	// AUTH_JWKS_URL); embedded so that envconfig reads its variables without a prefix.
 	auth.Config
 	Redrive RedriveConfig
+	// DestinationHosts are the hosts dead letters may be redelivered to, as host names or
+	// suffixes of them (DEADLETTER_DESTINATION_HOSTS, comma separated, e.g.
+	// ordersaga.svc.cluster.local); empty allows any. knativeerrordest comes with the event, so
+	// without it anyone who can post to the sink could make it post events anywhere.
+	DestinationHosts []string `envconfig:"DEADLETTER_DESTINATION_HOSTS"`
 }
 
 // RedriveConfig shapes the automatic redrive.
@@ -78,6 +85,8 @@ type Function struct {
 	verifier *auth.Verifier
 	redrive  RedriveConfig
 	courier  *courier
+	// destinationHosts: see Config.DestinationHosts.
+	destinationHosts []string
 	// now is the clock of every stored time, so tests move time instead of sleeping.
 	now func() time.Time
 }
@@ -106,7 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 		return nil, err
 	}
 	return &Function{
-		Database: db, verifier: verifier, redrive: cfg.Redrive,
+		Database: db, verifier: verifier, redrive: cfg.Redrive, destinationHosts: cfg.DestinationHosts,
 		courier: newCourier(cfg.Sink, cfg.Redrive.Timeout), now: time.Now,
 	}, nil
 }
@@ -124,9 +133,11 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 		return nil, err
 	}
 	now := f.now()
-	st, next, lastError := Pending, ptr(now.Add(f.redrive.Initial)), ""
+	st, next := Pending, ptr(now.Add(f.redrive.Initial))
+	lastError := f.unredrivable(r.errorCode, r.destination)
+	r.retryable = lastError == ""
 	if !r.retryable {
-		st, next, lastError = FailedPermanently, nil, refusedReason(r.errorCode, r.destination)
+		st, next = FailedPermanently, nil
 	}
 	d, err := store{db: f.Pool}.Record(ctx, r, st, next, lastError, now)
 	if err != nil {
@@ -139,12 +150,39 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 	return nil, nil
 }
 
-// refusedReason says why a dead letter is not redriven automatically.
-func refusedReason(code int, destination string) string {
-	if destination == "" {
-		return "no " + ExtErrorDest + ": nowhere to redeliver it"
+// unredrivable says why a dead letter that failed with code for destination is not redriven
+// automatically, or is "" when it is.
+func (f *Function) unredrivable(code int, destination string) string {
+	if err := f.redeliverable(destination); err != nil {
+		return err.Error()
 	}
-	return "the subscriber refused it (HTTP " + strconv.Itoa(code) + "): fix the cause, then replay it"
+	if !Retryable(code) {
+		return "the subscriber refused it (HTTP " + strconv.Itoa(code) + "): fix the cause, then replay it"
+	}
+	return ""
+}
+
+// redeliverable checks that destination is somewhere dead letters may be sent. Errors: why
+// not (no destination, not an http(s) URL, a host not in DestinationHosts).
+func (f *Function) redeliverable(destination string) error {
+	if destination == "" {
+		return errors.New("no " + ExtErrorDest + ": nowhere to redeliver it")
+	}
+	u, err := url.Parse(destination)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q is not an http(s) URL", ExtErrorDest, destination)
+	}
+	if len(f.destinationHosts) == 0 {
+		return nil
+	}
+	host := u.Hostname()
+	for _, allowed := range f.destinationHosts {
+		allowed = strings.TrimPrefix(strings.TrimSpace(allowed), ".")
+		if host == allowed || strings.HasSuffix(host, "."+allowed) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s host %q is not in DEADLETTER_DESTINATION_HOSTS", ExtErrorDest, host)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -33,7 +33,8 @@ type received struct {
 	event       []byte
 	errorCode   int
 	errorData   string
-	// retryable: the failure was transient and there is a destination to redeliver to.
+	// retryable: the failure was transient and the destination one to redeliver to (see
+	// Function.classify).
 	retryable bool
 }
 
@@ -59,7 +60,6 @@ func receive(e cloudevents.Event) (received, error) {
 	if r.orderID == "" {
 		r.orderID = text(extString(ext, "partitionkey"))
 	}
-	r.retryable = Retryable(code) && r.destination != ""
 	r.key = dedupKey(r.source, r.id, r.destination)
 	return r, nil
 }

@@ -71,6 +71,10 @@ func (f *Function) redriveOne(ctx context.Context, d DeadLetter, ready map[strin
 		})
 		return false, err
 	}
+	if f.redeliverable(d.Destination) != nil {
+		after, err := f.redeliver(ctx, d, false) // records why, and that it waits for a person
+		return after.Status == Delivered, err
+	}
 	origin := originOf(d.Destination)
 	healthErr, checked := ready[origin]
 	if !checked {
@@ -147,9 +151,9 @@ func (f *Function) ReplayMatching(ctx context.Context, filter Filter) (ReplayRes
 func (f *Function) redeliver(ctx context.Context, d DeadLetter, replay bool) (DeadLetter, error) {
 	var dl delivery
 	if e, err := decodeEvent(d.Event); err != nil {
-		dl = delivery{err: err}
-	} else if d.Destination == "" {
-		dl = delivery{err: fmt.Errorf("no %s: nowhere to redeliver it", ExtErrorDest)}
+		dl = delivery{err: err, hopeless: true}
+	} else if err := f.redeliverable(d.Destination); err != nil {
+		dl = delivery{err: err, hopeless: true}
 	} else {
 		dl = f.courier.deliver(ctx, e, d.Destination)
 	}
@@ -166,7 +170,8 @@ func (f *Function) redeliver(ctx context.Context, d DeadLetter, replay bool) (De
 
 // outcomeOf is what dl changes on d. The subscriber's latest answer decides whether d stays
 // retryable; a failure that is not the subscriber's (no answer, the reply not forwarded) is
-// retryable. Past the window, or refused, d waits for a person.
+// retryable, unless it never can succeed (hopeless). Past the window, or refused, d waits for a
+// person.
 func (f *Function) outcomeOf(d DeadLetter, dl delivery) outcome {
 	o := outcome{errorCode: d.ErrorCode, errorData: d.ErrorData, retryable: d.Retryable}
 	if dl.err == nil {
@@ -175,11 +180,14 @@ func (f *Function) outcomeOf(d DeadLetter, dl delivery) outcome {
 	}
 	o.failedAttempt = true
 	o.lastError = dl.err.Error()
-	if dl.answered && (dl.code < 200 || dl.code > 299) {
+	switch {
+	case dl.hopeless:
+		o.retryable = false
+	case dl.answered && (dl.code < 200 || dl.code > 299):
 		o.errorCode, o.errorData = dl.code, dl.body
-		o.retryable = Retryable(dl.code) && d.Destination != ""
-	} else {
-		o.retryable = d.Destination != ""
+		o.retryable = Retryable(dl.code)
+	default:
+		o.retryable = true
 	}
 	now := f.now()
 	switch {
