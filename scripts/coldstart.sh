@@ -12,7 +12,7 @@ trap 'rm -rf "$bin"; psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (
 go build -trimpath -ldflags '-s -w' -o "$bin/" ./cmd/order ./cmd/inventory ./cmd/payment ./cmd/shipping ./cmd/user ./cmd/deadletter
 psql -q "$ADMIN_URL" -c "CREATE DATABASE $DB" >/dev/null
 url() { echo "postgres://ordersaga_$1:ordersaga_$1@127.0.0.1:5432/$DB?sslmode=disable"; }
-declare -A schema=([order]=orders [inventory]=inventory [payment]=payment [shipping]=shipping [user]=users)
+declare -A schema=([order]=orders [inventory]=inventory [payment]=payment [shipping]=shipping [user]=users [deadletter]=deadletter)
 for fn in "${!schema[@]}"; do
   psql -q "${ADMIN_URL%/*}/$DB?sslmode=disable" >/dev/null <<SQL
 DO \$\$ BEGIN CREATE ROLE ordersaga_$fn LOGIN PASSWORD 'ordersaga_$fn'; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
@@ -26,7 +26,7 @@ env_for() { # sets the array fnenv
     order) fnenv=("DATABASE_URL=$(url order)" "KAFKA_BROKERS=127.0.0.1:1" "AUTH_PUBLIC_KEY=$(cat "$pub")") ;;
     inventory) fnenv=("DATABASE_URL=$(url inventory)" "AUTH_PUBLIC_KEY=$(cat "$pub")") ;;
     user) fnenv=("DATABASE_URL=$(url user)" "AUTH_DEV_KEY_FILE=$bin/key.pem") ;;
-    deadletter) ;;
+    deadletter) fnenv=("DATABASE_URL=$(url deadletter)" "AUTH_PUBLIC_KEY=$(cat "$pub")" "K_SINK=http://127.0.0.1:1") ;;
     *) fnenv=("DATABASE_URL=$(url "$1")") ;;
   esac
 }
