@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ordersaga/ordersaga/functions/deadletter"
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/auth/authtest"
@@ -155,5 +157,45 @@ func TestDeadLettersNeedAnAdminAndAWellFormedCommand(t *testing.T) {
 	}
 	if r := run(t, s.admin, "deadletters", "show", "00000000-0000-0000-0000-000000000001"); r.code != ExitFailure || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("show of an unknown id: %s", r)
+	}
+}
+
+// On the local stack: an event its subscriber refuses is dead-lettered by the Trigger's
+// dispatcher, stored by the dead-letter function and shown and replayed through the gateway.
+func TestDeadLettersOnTheLocalStack(t *testing.T) {
+	s := startStack(t)
+	admin := vars{"ORDERSCTL_SERVER": s.GatewayURL, "ORDERSCTL_KAFKA": strings.Join(s.KafkaBrokers, ","),
+		"ORDERSCTL_TOPIC": s.Topic, "ORDERSCTL_CONFIG": filepath.Join(t.TempDir(), "config.json")}
+	ok(t, admin, "login", "--email", s.AdminEmail, "--password", s.AdminPassword)
+	order := uuid.NewString() // no such order: the order function answers 400
+	ok(t, admin, "events", "send", "--type", "TRANSACTION_FAILED", "--source", "ordersctl-test",
+		"--data", `{"order_id":"`+order+`","transaction_id":"t-1","amount_cents":1,"reason":"payment_declined"}`)
+
+	var listed struct {
+		DeadLetters []deadLetterView `json:"dead_letters"`
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(listed.DeadLetters) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter for order %s within a minute", order)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := json.Unmarshal([]byte(ok(t, admin, "deadletters", "list", "--order", order, "-o", "json")), &listed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := listed.DeadLetters[0]
+	if len(listed.DeadLetters) != 1 || d.Type != "TRANSACTION_FAILED" || d.ErrorCode != 400 || d.Status != "failed_permanently" ||
+		d.Retryable || d.Destination == "" {
+		t.Fatalf("dead letter %+v, want one refused TRANSACTION_FAILED with its destination", listed.DeadLetters)
+	}
+	if shown := ok(t, admin, "deadletters", "show", d.ID); !strings.Contains(shown, order) || !strings.Contains(shown, "ordersctl-test") {
+		t.Errorf("show:\n%s", shown)
+	}
+	// Still refused: the replay reaches the order function, which answers 400 again.
+	r := run(t, admin, "deadletters", "replay", d.ID, "-o", "json")
+	var replayed deadLetterView
+	if err := json.Unmarshal([]byte(r.stdout), &replayed); err != nil || r.code != ExitFailure || replayed.Replays != 1 || replayed.ErrorCode != 400 {
+		t.Errorf("replay: %s (%v)", r, err)
 	}
 }
