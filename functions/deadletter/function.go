@@ -63,6 +63,9 @@ type RedriveConfig struct {
 	Interval time.Duration `envconfig:"DEADLETTER_REDRIVE_INTERVAL" default:"5s"`
 	// Timeout bounds one redelivery, the reply's forwarding included.
 	Timeout time.Duration `envconfig:"DEADLETTER_DELIVERY_TIMEOUT" default:"30s"`
+	// Retention is how long a delivered dead letter is kept after it was last seen, for the
+	// record; undelivered ones are kept until they are delivered.
+	Retention time.Duration `envconfig:"DEADLETTER_RETENTION" default:"720h"`
 }
 
 // validate checks the configuration, so a bad setting stops the start-up with a clear message.
@@ -72,7 +75,7 @@ func (c Config) validate() error {
 		return errors.New("K_SINK must be an absolute http(s) URL")
 	}
 	r := c.Redrive
-	if r.Initial <= 0 || r.MaxBackoff < r.Initial || r.Window <= 0 || r.Interval <= 0 || r.Timeout <= 0 {
+	if r.Initial <= 0 || r.MaxBackoff < r.Initial || r.Window <= 0 || r.Interval <= 0 || r.Timeout <= 0 || r.Retention <= 0 {
 		return errors.New("DEADLETTER_REDRIVE_*: durations must be positive and MAX_BACKOFF at least INITIAL")
 	}
 	return nil

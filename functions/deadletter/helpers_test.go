@@ -37,7 +37,7 @@ func newFixture(tb testing.TB) *fixture {
 		Config:      keys.Config(),
 		Redrive: RedriveConfig{
 			Initial: 5 * time.Second, MaxBackoff: time.Minute, Window: 24 * time.Hour,
-			Interval: time.Hour, Timeout: 10 * time.Second,
+			Interval: time.Hour, Timeout: 10 * time.Second, Retention: 30 * 24 * time.Hour,
 		},
 	}
 	fn, err := Open(context.Background(), cfg)

@@ -15,22 +15,42 @@ import (
 // claimBatch is how many dead letters one pass claims at a time.
 const claimBatch = 50
 
-// Maintain prunes the inbox (the embedded Database) and runs a redrive pass every
-// Redrive.Interval until ctx ends (see function.Maintainer).
+// pruneEvery is how often a running instance forgets delivered dead letters past retention.
+const pruneEvery = time.Hour
+
+// Maintain prunes the inbox (the embedded Database), runs a redrive pass every
+// Redrive.Interval and forgets old delivered dead letters hourly, until ctx ends (see
+// function.Maintainer).
 func (f *Function) Maintain(ctx context.Context) {
 	go f.Database.Maintain(ctx)
-	t := time.NewTicker(f.redrive.Interval)
-	defer t.Stop()
+	redrive := time.NewTicker(f.redrive.Interval)
+	defer redrive.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		if _, err := f.RedrivePass(ctx); err != nil && ctx.Err() == nil {
-			slog.ErrorContext(ctx, "redrive pass", "err", err)
+		case <-redrive.C:
+			if _, err := f.RedrivePass(ctx); err != nil && ctx.Err() == nil {
+				slog.ErrorContext(ctx, "redrive pass", "err", err)
+			}
+		case <-prune.C:
+			if _, err := f.Prune(ctx); err != nil && ctx.Err() == nil {
+				slog.WarnContext(ctx, "dead letters prune", "err", err)
+			}
 		}
 	}
+}
+
+// Prune deletes the delivered dead letters last seen more than Redrive.Retention ago and
+// returns how many. Errors: the database's.
+func (f *Function) Prune(ctx context.Context) (int64, error) {
+	n, err := store{db: f.Pool}.PruneDelivered(ctx, f.now().Add(-f.redrive.Retention))
+	if n > 0 {
+		slog.InfoContext(ctx, "dead letters pruned", "rows", n)
+	}
+	return n, err
 }
 
 // RedrivePass redelivers every retryable dead letter that is due, batch by batch, and returns

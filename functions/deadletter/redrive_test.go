@@ -178,3 +178,35 @@ func TestConcurrentPassesClaimEachDeadLetterOnce(t *testing.T) {
 		t.Errorf("delivered %d, subscriber got %d; want 20 each", n, len(sub.events()))
 	}
 }
+
+func TestPruneForgetsOnlyOldDeliveredDeadLetters(t *testing.T) {
+	f := newFixture(t)
+	sub := newSubscriber(t)
+	f.receive(t, deadLetter("ev-old-delivered", "INVENTORY_RESERVED", "order-1", sub.srv.URL, 503))
+	f.receive(t, deadLetter("ev-old-refused", "ORDER_ACCEPTED", "order-2", sub.srv.URL, 400))
+	f.clock.advance(5 * time.Second)
+	if n := f.pass(t); n != 1 {
+		t.Fatalf("pass delivered %d, want 1", n)
+	}
+	f.clock.advance(29 * 24 * time.Hour)
+	f.receive(t, deadLetter("ev-new", "INVENTORY_RESERVED", "order-3", sub.srv.URL, 503))
+	f.clock.advance(5 * time.Second)
+	f.pass(t)
+	f.clock.advance(24 * time.Hour) // the first is now 30 days old, the last one day
+
+	n, err := f.fn.Prune(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	}
+	all, err := store{db: f.fn.Pool}.List(context.Background(), Filter{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, d := range all {
+		left = append(left, d.EventID)
+	}
+	if strings.Join(left, ",") != "ev-new,ev-old-refused" {
+		t.Errorf("left %v, want the recent delivered one and the undelivered one", left)
+	}
+}

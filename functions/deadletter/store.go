@@ -136,3 +136,11 @@ func (s store) Settle(ctx context.Context, id uuid.UUID, o outcome) (DeadLetter,
 		RETURNING `+columns,
 		id, o.status, o.retryable, o.errorCode, o.errorData, o.nextAttemptAt, o.lastError, o.failedAttempt, o.replay)
 }
+
+// PruneDelivered deletes the delivered dead letters last seen before before, and returns how
+// many. Undelivered ones stay whatever their age: they wait for a person. Errors: the
+// database's.
+func (s store) PruneDelivered(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM dead_letters WHERE status = 'delivered' AND last_seen < $1`, before)
+	return tag.RowsAffected(), err
+}

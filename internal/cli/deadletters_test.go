@@ -49,7 +49,7 @@ func newDeadLetterServer(t *testing.T) *deadLetterServer {
 		Sink:        broker.URL,
 		Config:      keys.Config(),
 		Redrive: deadletter.RedriveConfig{Initial: time.Second, MaxBackoff: time.Minute, Window: time.Hour,
-			Interval: time.Hour, Timeout: 10 * time.Second},
+			Interval: time.Hour, Timeout: 10 * time.Second, Retention: time.Hour},
 	})
 	if err != nil {
 		t.Fatal(err)
