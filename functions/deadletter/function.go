@@ -76,7 +76,7 @@ func (c Config) validate() error {
 	}
 	r := c.Redrive
 	if r.Initial <= 0 || r.MaxBackoff < r.Initial || r.Window <= 0 || r.Interval <= 0 || r.Timeout <= 0 || r.Retention <= 0 {
-		return errors.New("DEADLETTER_REDRIVE_*: durations must be positive and MAX_BACKOFF at least INITIAL")
+		return errors.New("DEADLETTER_REDRIVE_*, DEADLETTER_DELIVERY_TIMEOUT, DEADLETTER_RETENTION: durations must be positive, DEADLETTER_REDRIVE_MAX_BACKOFF at least DEADLETTER_REDRIVE_INITIAL")
 	}
 	return nil
 }

@@ -95,3 +95,26 @@ func TestAnyEventIsStoredAsItCame(t *testing.T) {
 		t.Errorf("stored event's data %q type %q, want the bytes received", back.Data(), back.Type())
 	}
 }
+
+func TestOpenRefusesABadConfiguration(t *testing.T) {
+	good := Config{Sink: "http://broker/ns/default", Redrive: RedriveConfig{Initial: time.Second, MaxBackoff: time.Minute,
+		Window: time.Hour, Interval: time.Second, Timeout: time.Second, Retention: time.Hour}}
+	if err := good.validate(); err != nil {
+		t.Fatalf("a good configuration: %v", err)
+	}
+	for name, change := range map[string]func(*Config){
+		"no K_SINK":           func(c *Config) { c.Sink = "" },
+		"relative K_SINK":     func(c *Config) { c.Sink = "/ns/default" },
+		"max below initial":   func(c *Config) { c.Redrive.MaxBackoff = time.Millisecond },
+		"no window":           func(c *Config) { c.Redrive.Window = 0 },
+		"negative retention":  func(c *Config) { c.Redrive.Retention = -time.Hour },
+		"no delivery timeout": func(c *Config) { c.Redrive.Timeout = 0 },
+		"no interval":         func(c *Config) { c.Redrive.Interval = 0 },
+	} {
+		bad := good
+		change(&bad)
+		if err := bad.validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
