@@ -26,8 +26,8 @@ type process struct {
 	bin    string
 	port   int
 	socket *os.File // the listening socket, kept open by the stack
-	env  []string
-	log  io.Writer // where its output goes; os.Stderr when nil
+	env    []string
+	log    io.Writer // where its output goes; os.Stderr when nil
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
