@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -166,19 +167,6 @@ func (a *app) printEvent(f followed) error {
 	return err
 }
 
-// causes is the saga's causality: the event each event type answers (DESIGN.md section 3).
-// ORDER_CANCELLED answers whichever of its causes came first.
-var causes = map[string][]string{
-	string(events.InventoryReserved):    {string(events.OrderRequested)},
-	string(events.InventoryNotReserved): {string(events.OrderRequested)},
-	string(events.TransactionCompleted): {string(events.InventoryReserved)},
-	string(events.TransactionFailed):    {string(events.InventoryReserved)},
-	string(events.OrderAccepted):        {string(events.TransactionCompleted)},
-	string(events.OrderShipped):         {string(events.OrderAccepted)},
-	string(events.OrderCompleted):       {string(events.OrderShipped)},
-	string(events.OrderCancelled):       {string(events.InventoryNotReserved), string(events.TransactionFailed)},
-}
-
 // traceStep is one event of a trace.
 type traceStep struct {
 	Time      time.Time       `json:"time"`
@@ -189,6 +177,9 @@ type traceStep struct {
 	Source    string          `json:"source"`
 	ID        string          `json:"id"`
 	Data      json.RawMessage `json:"data,omitempty"`
+	// DataError says why Data is missing: the event's data is not JSON. Such an event is shown
+	// (it is on the topic, and a function will refuse it), not allowed to spoil the whole trace.
+	DataError string `json:"data_error,omitempty"`
 	detail    string
 	hop       time.Duration
 	elapsed   time.Duration
@@ -252,8 +243,7 @@ func (a *app) trace(ctx context.Context, id string) (*trace, error) {
 			return true // a redelivery
 		}
 		seen[key] = true
-		steps = append(steps, traceStep{Time: f.time, Type: f.event.Type(), Source: f.event.Source(), ID: f.event.ID(),
-			Data: json.RawMessage(f.event.Data()), detail: eventDetail(f.event)})
+		steps = append(steps, newTraceStep(f))
 		return true
 	})
 	if err != nil {
@@ -276,9 +266,9 @@ func (a *app) trace(ctx context.Context, id string) (*trace, error) {
 		s.elapsed = s.Time.Sub(first)
 		s.ElapsedMS = float64(s.elapsed.Microseconds()) / 1000
 		if !s.Time.IsZero() {
-			for _, c := range causes[s.Type] {
-				if t, ok := at[c]; ok {
-					s.After, s.hop = c, s.Time.Sub(t)
+			for _, c := range events.Causes[events.Type(s.Type)] {
+				if t, ok := at[string(c)]; ok {
+					s.After, s.hop = string(c), s.Time.Sub(t)
 					hop := float64(s.hop.Microseconds()) / 1000
 					s.HopMS = &hop
 					break
@@ -289,11 +279,22 @@ func (a *app) trace(ctx context.Context, id string) (*trace, error) {
 			at[s.Type] = s.Time
 		}
 	}
-	if len(steps[0].Data) == 0 {
-		steps[0].Data = nil
-	}
 	return &trace{OrderID: id, Topic: a.topic, Events: steps,
 		TotalMS: float64(steps[len(steps)-1].Time.Sub(first).Microseconds()) / 1000}, nil
+}
+
+// newTraceStep is the step of one event, its data kept as JSON when it is JSON.
+func newTraceStep(f followed) traceStep {
+	s := traceStep{Time: f.time, Type: f.event.Type(), Source: f.event.Source(), ID: f.event.ID()}
+	switch data := f.event.Data(); {
+	case len(data) == 0:
+	case json.Valid(data):
+		s.Data, s.detail = json.RawMessage(data), eventDetail(f.event)
+	default:
+		s.DataError = fmt.Sprintf("data is not JSON (%d bytes, %s)", len(data), cmp.Or(f.event.DataContentType(), "no content type"))
+		s.detail = "(" + s.DataError + ")"
+	}
+	return s
 }
 
 func (a *app) traceTable(w io.Writer, tr *trace) {
