@@ -98,7 +98,7 @@ beginning with --from-beginning. Ctrl-C stops.`,
 			}
 			fmt.Fprintf(a.stderr, "Tailing %s on %s, %s (Ctrl-C stops)\n", a.topic, a.kafka, where)
 			if a.output == "table" {
-				fmt.Fprintf(a.stdout, "%-12s  %-22s  %-36s  %s\n", "TIME", "TYPE", "ORDER", "SOURCE")
+				fmt.Fprintln(a.stdout, a.row(tailColumns, cells("TIME", "TYPE", "ORDER", "SOURCE")))
 			}
 			seen := 0
 			var werr error
@@ -108,8 +108,8 @@ beginning with --from-beginning. Ctrl-C stops.`,
 						return true
 					}
 					if a.output == "table" {
-						fmt.Fprintf(a.stdout, "%-12s  %-22s  %-36s  %s\n", clock(f.time), "(not a CloudEvent)", string(f.record.Key),
-							fmt.Sprintf("partition %d offset %d", f.partition, f.offset))
+						fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.time), "(not a CloudEvent)", string(f.record.Key),
+							fmt.Sprintf("partition %d offset %d", f.partition, f.offset))))
 					}
 					return true
 				}
@@ -134,6 +134,9 @@ beginning with --from-beginning. Ctrl-C stops.`,
 	_ = cmd.RegisterFlagCompletionFunc("type", completeTypes)
 	return cmd
 }
+
+// tailColumns are the widths of a tail line: time, type, order id, source.
+var tailColumns = []int{12, 22, 36}
 
 // printEvent writes one tailed event in the output format.
 func (a *app) printEvent(f followed) error {
@@ -162,8 +165,7 @@ func (a *app) printEvent(f followed) error {
 		return err
 	}
 	t := f.event.Type()
-	pad := strings.Repeat(" ", max(0, 22-len(t)))
-	_, err := fmt.Fprintf(a.stdout, "%-12s  %s%s  %-36s  %s\n", clock(f.time), a.paint(eventColour(t), t), pad, orderOf(f), f.event.Source())
+	_, err := fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.time), cell{t, eventColour(t)}, orderOf(f), f.event.Source())))
 	return err
 }
 
@@ -250,7 +252,7 @@ func (a *app) trace(ctx context.Context, id string) (*trace, error) {
 		return nil, err
 	}
 	if len(steps) == 0 {
-		return nil, fmt.Errorf("no events of order %s on %s: check the id (ordersctl orders list), or the topic no longer holds them", id, a.topic)
+		return nil, fmt.Errorf("no events of order %s on %s: check the id (%s orders list), or the topic no longer holds them", id, a.topic, a.name)
 	}
 	rank := func(t string) int { return slices.Index(events.All, events.Type(t)) }
 	slices.SortStableFunc(steps, func(x, y traceStep) int {

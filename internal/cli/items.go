@@ -137,7 +137,7 @@ func (a *app) itemsUpdateCmd() *cobra.Command {
 			}
 			if p.set {
 				if p.cents < 0 {
-					return usagef("the price must not be negative")
+					return usagef("--price and --price-cents must not be negative")
 				}
 				change.PriceCents = &p.cents
 			}
@@ -206,7 +206,7 @@ func (a *app) itemsGetCmd() *cobra.Command {
 			}
 			it, err := cl.Item(cmd.Context(), args[0])
 			if err != nil {
-				return fmt.Errorf("item %s: %w", args[0], err)
+				return fmt.Errorf("get item %s: %w", args[0], err)
 			}
 			return a.emitValue(it, func(w io.Writer) { a.itemTable(w, it) })
 		},

@@ -52,7 +52,7 @@ func parseLines(specs []string) ([]client.Line, error) {
 		if errors.As(err, &bad) {
 			return nil, usagef("--item %q: %v", specs[bad.Index], bad.Err)
 		}
-		return nil, usagef("--item: %v", err)
+		return nil, usagef("%v: one --item per line", err)
 	}
 	out := make([]client.Line, len(lines))
 	for i, l := range lines {
@@ -121,7 +121,7 @@ func (a *app) ordersGetCmd() *cobra.Command {
 			}
 			o, err := cl.Order(cmd.Context(), args[0])
 			if err != nil {
-				return fmt.Errorf("order %s: %w", args[0], err)
+				return fmt.Errorf("get order %s: %w", args[0], err)
 			}
 			return a.emitValue(o, func(w io.Writer) { a.orderDetails(w, o) })
 		},

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -25,8 +27,9 @@ func TestOrdersCancel(t *testing.T) {
 	}
 
 	r = run(t, v, "orders", "cancel", "o-watched", "--watch")
-	if r.code != ExitCancelled || !strings.Contains(r.stdout, "status  CANCELLED") || !strings.Contains(r.stdout, "cancelled_by_user") {
-		t.Errorf("orders cancel --watch: want exit %d and the CANCELLED status; got %s", ExitCancelled, r)
+	ended := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3}   status   CANCELLED                reason cancelled_by_user, 1\.0ms after it was placed$`)
+	if r.code != ExitCancelled || !strings.Contains(r.stdout, "Cancellation of order o-watched requested.") || !ended.MatchString(r.stdout) {
+		t.Errorf("orders cancel --watch: want exit %d and the CANCELLED status line; got %s", ExitCancelled, r)
 	}
 
 	r = run(t, v, "orders", "cancel", "o-paid")
@@ -38,6 +41,17 @@ func TestOrdersCancel(t *testing.T) {
 	}
 	if r := run(t, v, "orders", "cancel"); r.code != ExitUsage {
 		t.Errorf("orders cancel without an id: %s", r)
+	}
+}
+
+func TestTooManyItemLines(t *testing.T) {
+	var args []string
+	for i := range 101 {
+		args = append(args, "--item", fmt.Sprintf("SKU-%d=1", i))
+	}
+	r := run(t, offline(t), append([]string{"orders", "create"}, args...)...)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "Error: items: at most 100 lines: one --item per line\n") {
+		t.Errorf("101 lines: %s", r)
 	}
 }
 
@@ -79,6 +93,10 @@ func TestServerErrorsSayWhatToDoOnce(t *testing.T) {
 	r := run(t, g.loggedIn(t, fakeToken), "items", "create", "--sku", "X-1", "--name", "x", "--price", "1")
 	if want := "Error: create item X-1: admin role required: run ordersctl login as an admin\n"; r.code != ExitFailure || r.stderr != want {
 		t.Errorf("a 403: want %q; got %s", want, r)
+	}
+	r = run(t, g.loggedIn(t, fakeToken), "orders", "get", "o-missing")
+	if want := "Error: get order o-missing: order not found\n"; r.code != ExitFailure || r.stderr != want {
+		t.Errorf("a 404: want %q; got %s", want, r)
 	}
 	r = run(t, g.loggedIn(t, "stale-token"), "items", "list")
 	if want := "Error: list items: invalid token: the session is no longer valid: run ordersctl login\n"; r.code != ExitFailure || r.stderr != want {

@@ -82,7 +82,7 @@ func TestSaga(t *testing.T) {
 	if completed == nil {
 		t.Fatalf("orders create --watch said %q", out)
 	}
-	for _, want := range []string{"status  COMPLETED", "ORDER_REQUESTED", "INVENTORY_RESERVED", "TRANSACTION_COMPLETED",
+	for _, want := range []string{"status   COMPLETED", "ORDER_REQUESTED", "INVENTORY_RESERVED", "TRANSACTION_COMPLETED",
 		"ORDER_ACCEPTED", "ORDER_SHIPPED", "ORDER_COMPLETED"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("watch of a completed order lacks %s:\n%s", want, out)
@@ -102,7 +102,7 @@ func TestSaga(t *testing.T) {
 		t.Errorf("watch of a cancelled order: want exit %d and nothing on stderr; got %s", ExitCancelled, r)
 	}
 	out = r.stdout
-	for _, want := range []string{"status  CANCELLED", "insufficient_stock", "INVENTORY_NOT_RESERVED", "ORDER_CANCELLED"} {
+	for _, want := range []string{"status   CANCELLED", "insufficient_stock", "INVENTORY_NOT_RESERVED", "ORDER_CANCELLED"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("watch of a cancelled order lacks %s:\n%s", want, out)
 		}

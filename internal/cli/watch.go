@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,6 +55,9 @@ Ctrl-C stops watching; the order goes on.` + watchExitCodes,
 	return cmd
 }
 
+// watchColumns are the widths of a watch line: time, kind, type or status, source, detail.
+var watchColumns = []int{12, 6, 22, 19}
+
 // watchStep is one line of orders watch: a status change or an event.
 type watchStep struct {
 	Time   time.Time `json:"time"`
@@ -73,7 +75,7 @@ func (a *app) watch(ctx context.Context, cl *client.Client, id string, timeout t
 	defer cancel()
 	o, err := cl.Order(ctx, id)
 	if err != nil {
-		return fmt.Errorf("order %s: %w", id, err)
+		return fmt.Errorf("watch order %s: %w", id, err)
 	}
 	sp := a.newSpinner()
 	defer sp.stop()
@@ -87,10 +89,11 @@ func (a *app) watch(ctx context.Context, cl *client.Client, id string, timeout t
 		if s.Kind == "event" {
 			what = cell{s.Type, eventColour(s.Type)}
 		}
-		pad := strings.Repeat(" ", max(0, 24-len(what.text)))
-		rest := strings.TrimSpace(fmt.Sprintf("%-20s  %s", s.Source, s.Detail))
-		line := fmt.Sprintf("%s  %-6s  %s%s%s", clock(s.Time), s.Kind, a.paint(what.colour, what.text), pad, rest)
-		sp.println(strings.TrimRight(line, " "))
+		line := cells(clock(s.Time), s.Kind, what, s.Source, s.Detail)
+		if s.Source == "" {
+			line = cells(clock(s.Time), s.Kind, what, s.Detail) // a status: its detail where sources go
+		}
+		sp.println(a.row(watchColumns, line))
 	}
 
 	// Events, when Kafka answers: read from shortly before the order was created, so that steps
@@ -155,7 +158,7 @@ func (a *app) watch(ctx context.Context, cl *client.Client, id string, timeout t
 				if ctx.Err() != nil {
 					continue
 				}
-				return fmt.Errorf("order %s: %w", id, err)
+				return fmt.Errorf("watch order %s: %w", id, err)
 			}
 			if next.Status != status {
 				status = next.Status
