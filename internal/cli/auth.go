@@ -103,7 +103,7 @@ func (a *app) signupCmd() *cobra.Command {
 			}
 			// The hint works as printed: it prompts for the password on a terminal and reads it
 			// from stdin otherwise.
-			return a.emitValue(u, func(w io.Writer) {
+			return a.emit(u, func(w io.Writer) {
 				fmt.Fprintf(w, "Signed up %s (role %s) on %s.\nNext: %s login --email %s\n", u.Email, u.Role, cl.BaseURL, a.name, u.Email)
 			})
 		},
@@ -151,7 +151,7 @@ func (a *app) login(ctx context.Context, cl *client.Client, c credentials) error
 	if err := saveConfig(path, cfg); err != nil {
 		return fmt.Errorf("save the token: %w", err)
 	}
-	return a.emitValue(map[string]any{"server": cl.BaseURL, "email": c.email, "expires_at": l.ExpiresAt, "config": path},
+	return a.emit(map[string]any{"server": cl.BaseURL, "email": c.email, "expires_at": l.ExpiresAt, "config": path},
 		func(w io.Writer) {
 			fmt.Fprintf(w, "Logged in to %s as %s (until %s).\n", cl.BaseURL, c.email, l.ExpiresAt.Local().Format(time.DateTime))
 		})
@@ -207,7 +207,7 @@ func (a *app) whoamiCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("whoami: %w", err)
 			}
-			return a.emitValue(u, func(w io.Writer) {
+			return a.emit(u, func(w io.Writer) {
 				a.details(w, "Email", u.Email, "Role", u.Role, "ID", u.ID, "Server", cl.BaseURL)
 			})
 		},

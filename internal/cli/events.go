@@ -211,7 +211,7 @@ time since the event it answers, e.g. INVENTORY_RESERVED after ORDER_REQUESTED).
 			if err != nil {
 				return err
 			}
-			return a.emitValue(tr, func(w io.Writer) { a.traceTable(w, tr) })
+			return a.emit(tr, func(w io.Writer) { a.traceTable(w, tr) })
 		},
 	}
 	return cmd
@@ -389,7 +389,7 @@ event contract first (--no-validate skips that). The order id defaults to the da
 				return fmt.Errorf("publish to %s on %s: %w", a.topic, a.kafka, err)
 			}
 			out := res[0].Record
-			return a.emitValue(e, func(w io.Writer) {
+			return a.emit(e, func(w io.Writer) {
 				fmt.Fprintf(w, "Sent %s %s to %s (partition %d, offset %d).\n", e.Type(), e.ID(), a.topic, out.Partition, out.Offset)
 			})
 		},

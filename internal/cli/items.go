@@ -102,7 +102,7 @@ func (a *app) itemsCreateCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("create item %s: %w", sku, err)
 			}
-			return a.emitValue(it, func(w io.Writer) { a.itemTable(w, it) })
+			return a.emit(it, func(w io.Writer) { a.itemTable(w, it) })
 		},
 	}
 	f := cmd.Flags()
@@ -158,7 +158,7 @@ func (a *app) itemsUpdateCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("update item %s: %w", args[0], err)
 			}
-			return a.emitValue(it, func(w io.Writer) { a.itemTable(w, it) })
+			return a.emit(it, func(w io.Writer) { a.itemTable(w, it) })
 		},
 	}
 	f := cmd.Flags()
@@ -187,7 +187,7 @@ func (a *app) itemsListCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("list items: %w", err)
 			}
-			return a.emitValue(items, func(w io.Writer) { a.itemTable(w, items...) })
+			return a.emit(items, func(w io.Writer) { a.itemTable(w, items...) })
 		},
 	}
 }
@@ -208,7 +208,7 @@ func (a *app) itemsGetCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("get item %s: %w", args[0], err)
 			}
-			return a.emitValue(it, func(w io.Writer) { a.itemTable(w, it) })
+			return a.emit(it, func(w io.Writer) { a.itemTable(w, it) })
 		},
 	}
 }

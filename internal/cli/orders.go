@@ -93,7 +93,7 @@ then reserves stock, charges and ships it. Pass --watch to follow it to the end.
 				}
 				return a.watch(cmd.Context(), cl, o.ID, w.timeout)
 			}
-			return a.emitValue(o, func(out io.Writer) {
+			return a.emit(o, func(out io.Writer) {
 				a.orderDetails(out, o)
 				fmt.Fprintf(out, "\nFollow it: %s orders watch %s\n", a.name, o.ID)
 			})
@@ -123,7 +123,7 @@ func (a *app) ordersGetCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("get order %s: %w", args[0], err)
 			}
-			return a.emitValue(o, func(w io.Writer) { a.orderDetails(w, o) })
+			return a.emit(o, func(w io.Writer) { a.orderDetails(w, o) })
 		},
 	}
 }
@@ -160,7 +160,7 @@ func (a *app) ordersListCmd() *cobra.Command {
 				}
 				orders = kept
 			}
-			return a.emitValue(orders, func(w io.Writer) {
+			return a.emit(orders, func(w io.Writer) {
 				t := &table{header: []string{"ID", "STATUS", "ITEMS", "TOTAL", "CREATED"}}
 				for _, o := range orders {
 					t.add(o.ID, cell{o.Status, statusColour(o.Status)}, linesText(o.Items), money(o.TotalCents), timestamp(o.CreatedAt))
@@ -207,7 +207,7 @@ follow the order to its end.` + watchExitCodes,
 				}
 				return a.watch(cmd.Context(), cl, id, w.timeout)
 			}
-			return a.emitValue(o, func(out io.Writer) {
+			return a.emit(o, func(out io.Writer) {
 				fmt.Fprintf(out, "Cancellation of order %s requested (status now %s).\nFollow it: %s orders watch %s\n",
 					id, o.Status, a.name, id)
 			})

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,37 +12,26 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// emit writes a result: raw (the server's JSON, or any JSON) in the json and yaml formats, and
-// the table function's rendering otherwise.
-func (a *app) emit(raw []byte, table func(w io.Writer)) error {
-	switch a.output {
-	case "json":
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
-			return fmt.Errorf("format JSON: %w", err)
-		}
-		buf.WriteByte('\n')
-		_, err := a.stdout.Write(buf.Bytes())
-		return err
-	case "yaml":
-		y, err := yaml.JSONToYAML(raw)
-		if err != nil {
+// emit writes a result: v as JSON or YAML in those formats, and the table function's rendering
+// otherwise. The table never depends on v encoding well.
+func (a *app) emit(v any, table func(w io.Writer)) error {
+	if a.output == "table" {
+		table(a.stdout)
+		return nil
+	}
+	raw, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("format JSON: %w", err)
+	}
+	if a.output == "yaml" {
+		if raw, err = yaml.JSONToYAML(raw); err != nil {
 			return fmt.Errorf("format YAML: %w", err)
 		}
-		_, err = a.stdout.Write(y)
+		_, err = a.stdout.Write(raw)
 		return err
 	}
-	table(a.stdout)
-	return nil
-}
-
-// emitValue is emit for a value the CLI built itself.
-func (a *app) emitValue(v any, table func(w io.Writer)) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return a.emit(raw, table)
+	_, err = a.stdout.Write(append(raw, '\n'))
+	return err
 }
 
 // ANSI colours, all the same length so that coloured columns stay aligned.

@@ -54,7 +54,7 @@ reserved and sold. Run it as an admin to count everyone's orders; other users se
 			if s.Items == nil {
 				s.Items = []client.Item{}
 			}
-			return a.emitValue(s, func(w io.Writer) {
+			return a.emit(s, func(w io.Writer) {
 				whose := "your"
 				if s.AllUsers {
 					whose = "all users'"
