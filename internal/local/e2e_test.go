@@ -105,7 +105,7 @@ func (x *e2e) placeConcurrently(t *testing.T, orders [][]client.Line, afterEach 
 				o, err := x.user.PlaceOrder(ctx, lines, key)
 				if err == nil {
 					ids[i] = o.ID
-					if o.Status != "REQUESTED" {
+					if o.Status != client.StatusRequested {
 						errs[i] = fmt.Errorf("order accepted in status %s, want REQUESTED", o.Status)
 					}
 					if afterEach != nil {
@@ -146,7 +146,7 @@ func (x *e2e) waitTerminal(t *testing.T, ids []string) []client.Order {
 			}
 			pending = pending[:0]
 			for _, id := range ids {
-				if s := status[id]; s != "COMPLETED" && s != "CANCELLED" {
+				if s := status[id]; !client.Terminal(s) {
 					pending = append(pending, id+" ("+s+")")
 				}
 			}
@@ -217,7 +217,7 @@ func (x *e2e) checkSaga(t *testing.T, ids []string, orders []client.Order) (comp
 			t.Errorf("order %s was never placed by this test", o.ID)
 		}
 		switch tx := txs[o.ID]; {
-		case o.Status == "COMPLETED":
+		case o.Status == client.StatusCompleted:
 			completed++
 			if tx != "COMPLETED" {
 				t.Errorf("order %s is COMPLETED but its payment is %q", o.ID, tx)
@@ -228,12 +228,12 @@ func (x *e2e) checkSaga(t *testing.T, ids []string, orders []client.Order) (comp
 			for _, l := range o.Items {
 				bought[l.SKU] += l.Quantity
 			}
-		case o.Status == "CANCELLED" && tx == "FAILED":
+		case o.Status == client.StatusCancelled && tx == "FAILED":
 			declined++
 			if o.CancelReason != events.ReasonPaymentDeclined {
 				t.Errorf("order %s: payment declined but cancel_reason %q", o.ID, o.CancelReason)
 			}
-		case o.Status == "CANCELLED" && tx == "":
+		case o.Status == client.StatusCancelled && tx == "":
 			rejected++
 			if o.CancelReason != events.ReasonInsufficient && o.CancelReason != events.ReasonUnknownSKU {
 				t.Errorf("order %s: cancelled by inventory with reason %q", o.ID, o.CancelReason)
