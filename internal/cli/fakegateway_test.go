@@ -32,6 +32,15 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 	mux.HandleFunc("POST /items", func(w http.ResponseWriter, r *http.Request) {
 		g.reply(w, http.StatusForbidden, map[string]string{"error": "admin role required"})
 	})
+	mux.HandleFunc("GET /orders", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		list := []*client.Order{}
+		for _, o := range g.orders {
+			list = append(list, o)
+		}
+		g.reply(w, http.StatusOK, list)
+	})
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		defer g.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,7 +188,7 @@ follow the order to its end.` + watchExitCodes,
 		Example: `  ordersctl orders cancel 3f0c1d9e-...
   ordersctl orders cancel 3f0c1d9e-... --watch`,
 		Args:              exactArgs(1, "one order ID"),
-		ValidArgsFunction: a.completeOrders,
+		ValidArgsFunction: a.completeOrdersIn(client.StatusRequested), // only those that may still be cancelled
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			cl, err := a.authedClient()
@@ -251,20 +252,29 @@ func yesNo(b bool) string {
 
 // completeOrders completes order ids from the server, when logged in.
 func (a *app) completeOrders(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+	return a.completeOrdersIn()(cmd, args, toComplete)
+}
+
+// completeOrdersIn completes the ids of orders in one of statuses (any status when none given).
+func (a *app) completeOrdersIn(statuses ...string) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cl, err := a.authedClient()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		orders, err := cl.Orders(cmd.Context(), 50)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, o := range orders {
+			if len(statuses) == 0 || slices.Contains(statuses, o.Status) {
+				out = append(out, o.ID+"\t"+o.Status+" "+linesText(o.Items))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
-	cl, err := a.authedClient()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	orders, err := cl.Orders(cmd.Context(), 50)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var out []string
-	for _, o := range orders {
-		out = append(out, o.ID+"\t"+o.Status+" "+linesText(o.Items))
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
 }

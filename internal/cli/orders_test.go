@@ -17,6 +17,11 @@ func TestOrdersCancel(t *testing.T) {
 	g.addOrder("o-watched", client.StatusRequested)
 	g.addOrder("o-paid", client.StatusApproved)
 
+	// Completion offers only the orders that may still be cancelled.
+	if out := ok(t, v, "__complete", "orders", "cancel", ""); !strings.Contains(out, "o-open\tREQUESTED") || strings.Contains(out, "o-paid") {
+		t.Errorf("completing orders cancel offered:\n%s", out)
+	}
+
 	r := run(t, v, "orders", "cancel", "o-open")
 	if r.code != 0 || !strings.Contains(r.stdout, "Cancellation of order o-open requested (status now REQUESTED)") ||
 		!strings.Contains(r.stdout, "ordersctl orders watch o-open") {

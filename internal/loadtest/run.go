@@ -76,7 +76,7 @@ func Run(ctx context.Context, c *client.Client, w *Watcher, load Load) Result {
 		o, err := c.PlaceOrder(ctx, lines, "")
 		s.accepted = time.Now()
 		if err != nil {
-			s.err, s.postFailed = err, true
+			s.err, s.postFailed = fmt.Errorf("POST /orders: %w", err), true
 			return
 		}
 		wctx, cancel := context.WithTimeout(ctx, load.Timeout)
