@@ -1,7 +1,7 @@
 package events
 
 // The saga graph: which function emits each event type, and which event it answers. Together with
-// Reactions (who reacts to what) it is the event table of DESIGN.md section 3; graph_test.go
+// Reactions (who reacts to what) it is the event table of docs/CONTRACTS.md; graph_test.go
 // checks that the three agree. The CLI's `events trace` uses Causes to measure each hop.
 
 // EmittedBy names the function that emits each event type.
