@@ -24,6 +24,7 @@ func main() {
 	flag.StringVar(&cfg.DataDir, "data", env("ORDERSAGA_DATA", ".data"), "the stack's data folder (its function binaries are in bin/)")
 	flag.IntVar(&cfg.Orders, "orders", 600, "orders placed in each phase")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 8, "clients placing orders at once")
+	flag.Float64Var(&cfg.Rate, "rate", 20, "orders per second (0: as fast as the clients go)")
 	flag.DurationVar(&cfg.KillEvery, "kill-every", time.Second, "pause between two SIGKILLs in the first phase")
 	flag.DurationVar(&cfg.HangFor, "hang-for", 90*time.Second, "how long one function is stopped (SIGSTOP) in the second phase")
 	flag.DurationVar(&cfg.Settle, "settle", 6*time.Minute, "how long every order may take to end once the faults stop")

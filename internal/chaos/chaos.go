@@ -30,6 +30,9 @@ type Config struct {
 	// Orders are placed in each of the two phases by Concurrency clients.
 	Orders      int
 	Concurrency int
+	// Rate paces the orders (per second; 0 places them as fast as the clients go), so that a
+	// phase lasts long enough for its faults to bite.
+	Rate float64
 	// KillEvery is the pause between two SIGKILLs in the first phase.
 	KillEvery time.Duration
 	// HangFor is how long one function stays stopped in the second phase.
@@ -233,7 +236,16 @@ func runPhase(ctx context.Context, cfg Config, user *client.Client, skus map[str
 			}
 		}()
 	}
+	var pace <-chan time.Time
+	if cfg.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	for i := range cfg.Orders {
+		if pace != nil {
+			<-pace
+		}
 		work <- i
 	}
 	close(work)
