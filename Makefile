@@ -45,6 +45,14 @@ run:
 	@$(GO) build -o bin/ordersaga-local ./cmd/ordersaga-local
 	ORDERSAGA_ADMIN_EMAIL='$(ORDERSAGA_ADMIN_EMAIL)' ORDERSAGA_ADMIN_PASSWORD='$(ORDERSAGA_ADMIN_PASSWORD)' exec bin/ordersaga-local
 
+## chaos: on a running stack (make run in another terminal), SIGKILL a random function every
+## second under CHAOS_ORDERS orders, then hang one (SIGSTOP) for 90 s under as many more; then
+## wait for every order to end and check the stock invariants. CHAOS_FLAGS: go run ./cmd/ordersaga-chaos -h
+CHAOS_ORDERS ?= 600
+.PHONY: chaos
+chaos:
+	ORDERSAGA_ADMIN_EMAIL='$(ORDERSAGA_ADMIN_EMAIL)' ORDERSAGA_ADMIN_PASSWORD='$(ORDERSAGA_ADMIN_PASSWORD)' $(GO) run ./cmd/ordersaga-chaos -orders $(CHAOS_ORDERS) $(CHAOS_FLAGS)
+
 ## smoke: check the REST contract against a running stack (make run in another terminal)
 SMOKE_URL ?= http://127.0.0.1:8080
 .PHONY: smoke

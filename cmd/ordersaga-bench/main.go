@@ -30,6 +30,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/loadtest"
 	"github.com/ordersaga/ordersaga/internal/local"
 	"github.com/ordersaga/ordersaga/internal/manifests"
@@ -113,8 +114,8 @@ func run(ctx context.Context, o options) error {
 		rep.Target = gateway
 	}
 
-	anon := loadtest.NewClient(gateway, 512)
-	admin, err := anon.Login(ctx, adminEmail, adminPassword)
+	anon := client.New(gateway, loadtest.HTTPClient(512))
+	admin, err := anon.SignIn(ctx, adminEmail, adminPassword)
 	if err != nil {
 		return fmt.Errorf("admin login: %w", err)
 	}
@@ -122,16 +123,17 @@ func run(ctx context.Context, o options) error {
 	var skus []string
 	for i := range 8 {
 		sku := fmt.Sprintf("BENCH-%s-%d", tag, i)
-		if err := admin.CreateItem(ctx, sku, "benchmark item", 100+int64(i), 1_000_000); err != nil {
+		item := client.NewItem{SKU: sku, Name: "benchmark item", PriceCents: 100 + int64(i), Quantity: 1_000_000}
+		if _, err := admin.CreateItem(ctx, item); err != nil {
 			return fmt.Errorf("stock: %w", err)
 		}
 		skus = append(skus, sku)
 	}
 	email, password := "bench-"+tag+"@bench.test", "bench-password-"+tag
-	if err := anon.Signup(ctx, email, password); err != nil {
+	if _, err := anon.Signup(ctx, email, password); err != nil {
 		return fmt.Errorf("signup: %w", err)
 	}
-	user, err := anon.Login(ctx, email, password)
+	user, err := anon.SignIn(ctx, email, password)
 	if err != nil {
 		return err
 	}

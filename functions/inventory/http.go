@@ -9,7 +9,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
-// Routes adds the item API (DESIGN.md section 5). Any signed-in user may read; only admins may
+// Routes adds the item API (docs/CONTRACTS.md, "REST"). Any signed-in user may read; only admins may
 // create or change items.
 func (f *Function) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /items", httpapi.HandlerFunc(f.createItem))

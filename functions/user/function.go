@@ -147,7 +147,7 @@ func (f *Function) Role(email string) auth.Role {
 	return auth.RoleUser
 }
 
-// Routes adds the REST endpoints of DESIGN.md section 5.
+// Routes adds the REST endpoints of docs/CONTRACTS.md ("REST").
 func (f *Function) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /signup", httpapi.HandlerFunc(f.signup))
 	mux.Handle("POST /login", httpapi.HandlerFunc(f.login))

@@ -16,7 +16,7 @@ type userView struct {
 	Role  auth.Role `json:"role"`
 }
 
-// loginView is the login response (DESIGN.md section 5).
+// loginView is the login response (docs/CONTRACTS.md, "REST").
 type loginView struct {
 	AccessToken string `json:"access_token"`
 	ExpiresAt   string `json:"expires_at"` // RFC 3339, UTC

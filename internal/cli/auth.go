@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/ordersaga/ordersaga/internal/client"
 )
 
 // credentials are the --email and --password flags, with --password-stdin and prompts.
@@ -20,23 +22,36 @@ type credentials struct {
 
 func (c *credentials) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.email, "email", "", "the account's email (prompted for on a terminal)")
-	cmd.Flags().StringVar(&c.password, "password", "", "the password (env ORDERSCTL_PASSWORD; prompted for on a terminal)")
-	cmd.Flags().BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from stdin")
+	cmd.Flags().StringVar(&c.password, "password", "", "the password (env ORDERSCTL_PASSWORD; prompted for on a terminal, else read from stdin)")
+	cmd.Flags().BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from stdin (what happens anyway when stdin is not a terminal and no password is given)")
 	cmd.MarkFlagsMutuallyExclusive("password", "password-stdin")
 }
 
-// resolve fills in what the flags left out: ORDERSCTL_PASSWORD, stdin, or a prompt.
+// resolve fills in what the flags left out: ORDERSCTL_PASSWORD, then a prompt on a terminal or
+// the first line of stdin otherwise. Reading a piped stdin unasked (as cryptsetup does) makes
+// `echo "$PW" | ordersctl login --email X`, and the hint signup prints, work in scripts.
 func (a *app) resolve(c *credentials) error {
 	in := bufio.NewReader(a.env.Stdin)
-	if c.passwordStdin {
+	readLine := func() error {
 		line, err := in.ReadString('\n')
 		if err != nil && err != io.EOF {
-			return err
+			return fmt.Errorf("read the password from stdin: %w", err)
 		}
 		c.password = strings.TrimRight(line, "\r\n")
+		return nil
+	}
+	if c.passwordStdin {
+		if err := readLine(); err != nil {
+			return err
+		}
 	}
 	if c.password == "" {
 		c.password = a.env.get("ORDERSCTL_PASSWORD")
+	}
+	if c.password == "" && a.env.StdinFd < 0 && a.env.Stdin != nil {
+		if err := readLine(); err != nil {
+			return err
+		}
 	}
 	if c.email == "" && a.env.StdinFd >= 0 {
 		fmt.Fprint(a.stderr, "Email: ")
@@ -56,7 +71,7 @@ func (a *app) resolve(c *credentials) error {
 		return usagef("--email is required")
 	}
 	if c.password == "" {
-		return usagef("a password is required: --password, --password-stdin or ORDERSCTL_PASSWORD")
+		return usagef("a password is required: --password, ORDERSCTL_PASSWORD or a line on stdin")
 	}
 	return nil
 }
@@ -79,16 +94,17 @@ func (a *app) signupCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var u userView
-			raw, err := cl.do(cmd.Context(), "POST", "/signup", map[string]string{"email": c.email, "password": c.password}, &u)
+			u, err := cl.Signup(cmd.Context(), c.email, c.password)
 			if err != nil {
 				return fmt.Errorf("signup: %w", err)
 			}
 			if login {
 				return a.login(cmd.Context(), cl, c)
 			}
-			return a.emit(raw, func(w io.Writer) {
-				fmt.Fprintf(w, "Signed up %s (role %s) on %s.\nNext: %s login --email %s\n", u.Email, u.Role, cl.base, a.name, u.Email)
+			// The hint works as printed: it prompts for the password on a terminal and reads it
+			// from stdin otherwise.
+			return a.emit(u, func(w io.Writer) {
+				fmt.Fprintf(w, "Signed up %s (role %s) on %s.\nNext: %s login --email %s\n", u.Email, u.Role, cl.BaseURL, a.name, u.Email)
 			})
 		},
 	}
@@ -122,26 +138,22 @@ the server's URL: one login per server. Other commands send it as a Bearer token
 	return cmd
 }
 
-func (a *app) login(ctx context.Context, cl *client, c credentials) error {
-	var l loginView
-	if _, err := cl.do(ctx, "POST", "/login", map[string]string{"email": c.email, "password": c.password}, &l); err != nil {
-		return fmt.Errorf("login: %w", err)
-	}
-	expires, err := time.Parse(time.RFC3339, l.ExpiresAt)
+func (a *app) login(ctx context.Context, cl *client.Client, c credentials) error {
+	l, err := cl.Login(ctx, c.email, c.password)
 	if err != nil {
-		return fmt.Errorf("login: the server's expires_at %q is not RFC 3339", l.ExpiresAt)
+		return fmt.Errorf("login: %w", err)
 	}
 	cfg, path, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
-	cfg.Servers[cl.base] = Login{Email: c.email, AccessToken: l.AccessToken, ExpiresAt: expires}
+	cfg.Servers[cl.BaseURL] = Login{Email: c.email, AccessToken: l.AccessToken, ExpiresAt: l.ExpiresAt}
 	if err := saveConfig(path, cfg); err != nil {
 		return fmt.Errorf("save the token: %w", err)
 	}
-	return a.emitValue(map[string]any{"server": cl.base, "email": c.email, "expires_at": l.ExpiresAt, "config": path},
+	return a.emit(map[string]any{"server": cl.BaseURL, "email": c.email, "expires_at": l.ExpiresAt, "config": path},
 		func(w io.Writer) {
-			fmt.Fprintf(w, "Logged in to %s as %s (until %s).\n", cl.base, c.email, expires.Local().Format(time.DateTime))
+			fmt.Fprintf(w, "Logged in to %s as %s (until %s).\n", cl.BaseURL, c.email, l.ExpiresAt.Local().Format(time.DateTime))
 		})
 }
 
@@ -160,20 +172,20 @@ func (a *app) logoutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, ok := cfg.Servers[cl.base]; !ok {
-				fmt.Fprintf(a.stdout, "Not logged in to %s.\n", cl.base)
+			if _, ok := cfg.Servers[cl.BaseURL]; !ok {
+				fmt.Fprintf(a.stdout, "Not logged in to %s.\n", cl.BaseURL)
 				return nil
 			}
 			// Tokens are stateless: the server only clears its cookie. Forgetting the token is
 			// what logs out, so an unreachable server does not stop it.
 			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
 			defer cancel()
-			_, _ = cl.do(ctx, "POST", "/logout", nil, nil)
-			delete(cfg.Servers, cl.base)
+			_ = cl.Logout(ctx)
+			delete(cfg.Servers, cl.BaseURL)
 			if err := saveConfig(path, cfg); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Logged out of %s.\n", cl.base)
+			fmt.Fprintf(a.stdout, "Logged out of %s.\n", cl.BaseURL)
 			return nil
 		},
 	}
@@ -191,13 +203,12 @@ func (a *app) whoamiCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var u userView
-			raw, err := cl.do(cmd.Context(), "GET", "/me", nil, &u)
+			u, err := cl.Me(cmd.Context())
 			if err != nil {
-				return err
+				return fmt.Errorf("whoami: %w", err)
 			}
-			return a.emit(raw, func(w io.Writer) {
-				a.details(w, "Email", u.Email, "Role", u.Role, "ID", u.ID, "Server", cl.base)
+			return a.emit(u, func(w io.Writer) {
+				a.details(w, "Email", u.Email, "Role", u.Role, "ID", u.ID, "Server", cl.BaseURL)
 			})
 		},
 	}

@@ -22,6 +22,9 @@ const (
 	ExitOK      = 0 // success
 	ExitFailure = 1 // a runtime or server error
 	ExitUsage   = 2 // the command line is wrong
+	// ExitCancelled: a watched order (orders watch, create --watch, cancel --watch) ended
+	// CANCELLED. Its last line says why.
+	ExitCancelled = 3
 )
 
 // Defaults, those of the local stack (`make run`).
@@ -74,9 +77,16 @@ func (e usageError) Unwrap() error { return e.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// exitError ends a command with code once it has printed all it had to say: Run prints nothing
+// more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
 // Run runs the CLI with args (without the program name) and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) int {
-	root := NewRoot(stdout, stderr, env)
+	a := newApp(stdout, stderr, env)
+	root := a.rootCmd()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -85,7 +95,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return ExitOK // Ctrl-C ends tail and watch: not a failure
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
+	var exit exitError
+	if errors.As(err, &exit) {
+		return exit.code // the command has said what happened
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", a.withHint(err))
 	if isUsage(err) {
 		if cmd == nil {
 			cmd = root
@@ -129,7 +143,16 @@ type app struct {
 
 // NewRoot builds the ordersctl command tree writing to stdout and stderr.
 func NewRoot(stdout, stderr io.Writer, env Env) *cobra.Command {
-	a := &app{stdout: stdout, stderr: stderr, env: env, name: "ordersctl"}
+	return newApp(stdout, stderr, env).rootCmd()
+}
+
+func newApp(stdout, stderr io.Writer, env Env) *app {
+	return &app{stdout: stdout, stderr: stderr, env: env, name: "ordersctl"}
+}
+
+// rootCmd builds the command tree.
+func (a *app) rootCmd() *cobra.Command {
+	env := a.env
 	use := "ordersctl"
 	if name := strings.TrimSuffix(filepath.Base(env.Args0), ".exe"); name == "kn-orders" {
 		use = "kn orders"
@@ -159,8 +182,8 @@ Start the system with 'make run', then log in with the admin it prints.`,
 			return nil
 		},
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	root.SetIn(env.Stdin)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 

@@ -5,42 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/internal/client"
 )
 
-// deadLetterView is a dead letter as GET /deadletters shows it (functions/deadletter).
-type deadLetterView struct {
-	ID            string          `json:"id"`
-	EventID       string          `json:"event_id"`
-	EventSource   string          `json:"event_source"`
-	Type          string          `json:"type"`
-	OrderID       string          `json:"order_id"`
-	Destination   string          `json:"destination"`
-	Status        string          `json:"status"`
-	Retryable     bool            `json:"retryable"`
-	ErrorCode     int             `json:"error_code"`
-	ErrorData     string          `json:"error_data"`
-	Attempts      int             `json:"attempts"`
-	Replays       int             `json:"replays"`
-	FirstSeen     time.Time       `json:"first_seen"`
-	LastSeen      time.Time       `json:"last_seen"`
-	NextAttemptAt *time.Time      `json:"next_attempt_at"`
-	LastError     string          `json:"last_error"`
-	Event         json.RawMessage `json:"event"`
-}
-
-// deadLetterFilter is the --status, --type, --order and --destination flags, also the body of
-// POST /deadletters/replay.
-type deadLetterFilter struct {
-	Status      string `json:"status,omitempty"`
-	Type        string `json:"type,omitempty"`
-	Order       string `json:"order,omitempty"`
-	Destination string `json:"destination,omitempty"`
-}
+// deadLetterFilter is the --status, --type, --order and --destination flags.
+type deadLetterFilter client.DeadLetterFilter
 
 func (f *deadLetterFilter) flags(cmd *cobra.Command) {
 	fl := cmd.Flags()
@@ -50,17 +22,6 @@ func (f *deadLetterFilter) flags(cmd *cobra.Command) {
 	fl.StringVar(&f.Destination, "destination", "", "only events that failed for this subscriber URL")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(
 		[]string{"pending", "redriving", "delivered", "failed_permanently"}, cobra.ShellCompDirectiveNoFileComp))
-}
-
-// query is f as the list's query string.
-func (f deadLetterFilter) query() url.Values {
-	q := url.Values{}
-	for k, v := range map[string]string{"status": f.Status, "type": f.Type, "order": f.Order, "destination": f.Destination} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
 }
 
 func (a *app) deadLettersCmd() *cobra.Command {
@@ -95,22 +56,15 @@ func (a *app) deadLettersListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q := filter.query()
-			if limit > 0 {
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			path := "/deadletters"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			var body struct {
-				DeadLetters []deadLetterView `json:"dead_letters"`
-			}
-			raw, err := cl.do(cmd.Context(), "GET", path, nil, &body)
+			all, err := cl.DeadLetters(cmd.Context(), client.DeadLetterFilter(filter), limit)
 			if err != nil {
-				return err
+				return fmt.Errorf("list dead letters: %w", err)
 			}
-			return a.emit(raw, func(w io.Writer) { a.deadLetterTable(w, body.DeadLetters...) })
+			// The REST answer's shape, so that -o json is what GET /deadletters says.
+			body := struct {
+				DeadLetters []client.DeadLetter `json:"dead_letters"`
+			}{all}
+			return a.emit(body, func(w io.Writer) { a.deadLetterTable(w, all...) })
 		},
 	}
 	filter.flags(cmd)
@@ -130,12 +84,11 @@ func (a *app) deadLettersShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var d deadLetterView
-			raw, err := cl.do(cmd.Context(), "GET", "/deadletters/"+url.PathEscape(args[0]), nil, &d)
+			d, err := cl.DeadLetter(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("dead letter %s: %w", args[0], err)
 			}
-			return a.emit(raw, func(w io.Writer) { a.deadLetterDetails(w, d) })
+			return a.emit(d, func(w io.Writer) { a.deadLetterDetails(w, d) })
 		},
 	}
 }
@@ -172,12 +125,11 @@ is 1 when a replay was not delivered.`,
 				return err
 			}
 			if all {
-				var res struct{ Replayed, Delivered, Failed int }
-				raw, err := cl.do(cmd.Context(), "POST", "/deadletters/replay", filter, &res)
+				res, err := cl.ReplayDeadLetters(cmd.Context(), client.DeadLetterFilter(filter))
 				if err != nil {
-					return err
+					return fmt.Errorf("replay dead letters: %w", err)
 				}
-				if err := a.emit(raw, func(w io.Writer) {
+				if err := a.emit(res, func(w io.Writer) {
 					fmt.Fprintf(w, "replayed %d: %d delivered, %d failed\n", res.Replayed, res.Delivered, res.Failed)
 				}); err != nil {
 					return err
@@ -187,16 +139,11 @@ is 1 when a replay was not delivered.`,
 				}
 				return nil
 			}
-			path := "/deadletters/" + url.PathEscape(args[0]) + "/replay"
-			if force {
-				path += "?force=true"
-			}
-			var d deadLetterView
-			raw, err := cl.do(cmd.Context(), "POST", path, nil, &d)
+			d, err := cl.ReplayDeadLetter(cmd.Context(), args[0], force)
 			if err != nil {
 				return fmt.Errorf("dead letter %s: %w", args[0], err)
 			}
-			if err := a.emit(raw, func(w io.Writer) { a.deadLetterDetails(w, d) }); err != nil {
+			if err := a.emit(d, func(w io.Writer) { a.deadLetterDetails(w, d) }); err != nil {
 				return err
 			}
 			if d.Status != "delivered" {
@@ -223,7 +170,7 @@ func deadLetterStatusColour(status string) string {
 	return ""
 }
 
-func (a *app) deadLetterTable(w io.Writer, all ...deadLetterView) {
+func (a *app) deadLetterTable(w io.Writer, all ...client.DeadLetter) {
 	t := &table{header: []string{"ID", "TYPE", "ORDER", "DESTINATION", "STATUS", "CODE", "ATTEMPTS", "REPLAYS", "LAST SEEN"}}
 	for _, d := range all {
 		t.add(d.ID, d.Type, d.OrderID, d.Destination, cell{d.Status, deadLetterStatusColour(d.Status)},
@@ -232,7 +179,7 @@ func (a *app) deadLetterTable(w io.Writer, all ...deadLetterView) {
 	a.render(w, t)
 }
 
-func (a *app) deadLetterDetails(w io.Writer, d deadLetterView) {
+func (a *app) deadLetterDetails(w io.Writer, d client.DeadLetter) {
 	next := "-"
 	if d.NextAttemptAt != nil {
 		next = timestamp(*d.NextAttemptAt)

@@ -16,6 +16,7 @@ import (
 	"github.com/ordersaga/ordersaga/functions/deadletter"
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/auth/authtest"
+	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
 )
@@ -95,7 +96,7 @@ func TestDeadLettersListShowAndReplay(t *testing.T) {
 	s.deadLetter(t, "ev-2", "ORDER_CANCELLED", "order-2")
 
 	var listed struct {
-		DeadLetters []deadLetterView `json:"dead_letters"`
+		DeadLetters []client.DeadLetter `json:"dead_letters"`
 	}
 	if err := json.Unmarshal([]byte(ok(t, s.admin, "deadletters", "list", "-o", "json")), &listed); err != nil || len(listed.DeadLetters) != 2 {
 		t.Fatalf("list -o json: %v %+v, want 2 dead letters", err, listed)
@@ -123,7 +124,7 @@ func TestDeadLettersListShowAndReplay(t *testing.T) {
 		t.Errorf("replay to a refusing subscriber: %s", r)
 	}
 	s.up.Store(true)
-	var replayed deadLetterView
+	var replayed client.DeadLetter
 	if err := json.Unmarshal([]byte(ok(t, s.admin, "deadletters", "replay", id, "-o", "json")), &replayed); err != nil || replayed.Status != "delivered" || replayed.Replays != 2 {
 		t.Errorf("replay: %v %+v, want delivered after 2 replays", err, replayed)
 	}
@@ -172,7 +173,7 @@ func TestDeadLettersOnTheLocalStack(t *testing.T) {
 		"--data", `{"order_id":"`+order+`","transaction_id":"t-1","amount_cents":1,"reason":"payment_declined"}`)
 
 	var listed struct {
-		DeadLetters []deadLetterView `json:"dead_letters"`
+		DeadLetters []client.DeadLetter `json:"dead_letters"`
 	}
 	deadline := time.Now().Add(time.Minute)
 	for len(listed.DeadLetters) == 0 {
@@ -194,7 +195,7 @@ func TestDeadLettersOnTheLocalStack(t *testing.T) {
 	}
 	// Still refused: the replay reaches the order function, which answers 400 again.
 	r := run(t, admin, "deadletters", "replay", d.ID, "-o", "json")
-	var replayed deadLetterView
+	var replayed client.DeadLetter
 	if err := json.Unmarshal([]byte(r.stdout), &replayed); err != nil || r.code != ExitFailure || replayed.Replays != 1 || replayed.ErrorCode != 400 {
 		t.Errorf("replay: %s (%v)", r, err)
 	}

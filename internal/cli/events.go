@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -97,7 +98,7 @@ beginning with --from-beginning. Ctrl-C stops.`,
 			}
 			fmt.Fprintf(a.stderr, "Tailing %s on %s, %s (Ctrl-C stops)\n", a.topic, a.kafka, where)
 			if a.output == "table" {
-				fmt.Fprintf(a.stdout, "%-12s  %-22s  %-36s  %s\n", "TIME", "TYPE", "ORDER", "SOURCE")
+				fmt.Fprintln(a.stdout, a.row(tailColumns, cells("TIME", "TYPE", "ORDER", "SOURCE")))
 			}
 			seen := 0
 			var werr error
@@ -107,8 +108,8 @@ beginning with --from-beginning. Ctrl-C stops.`,
 						return true
 					}
 					if a.output == "table" {
-						fmt.Fprintf(a.stdout, "%-12s  %-22s  %-36s  %s\n", clock(f.time), "(not a CloudEvent)", string(f.record.Key),
-							fmt.Sprintf("partition %d offset %d", f.partition, f.offset))
+						fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.time), "(not a CloudEvent)", string(f.record.Key),
+							fmt.Sprintf("partition %d offset %d", f.partition, f.offset))))
 					}
 					return true
 				}
@@ -133,6 +134,9 @@ beginning with --from-beginning. Ctrl-C stops.`,
 	_ = cmd.RegisterFlagCompletionFunc("type", completeTypes)
 	return cmd
 }
+
+// tailColumns are the widths of a tail line: time, type, order id, source.
+var tailColumns = []int{12, 22, 36}
 
 // printEvent writes one tailed event in the output format.
 func (a *app) printEvent(f followed) error {
@@ -161,22 +165,8 @@ func (a *app) printEvent(f followed) error {
 		return err
 	}
 	t := f.event.Type()
-	pad := strings.Repeat(" ", max(0, 22-len(t)))
-	_, err := fmt.Fprintf(a.stdout, "%-12s  %s%s  %-36s  %s\n", clock(f.time), a.paint(eventColour(t), t), pad, orderOf(f), f.event.Source())
+	_, err := fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.time), cell{t, eventColour(t)}, orderOf(f), f.event.Source())))
 	return err
-}
-
-// causes is the saga's causality: the event each event type answers (DESIGN.md section 3).
-// ORDER_CANCELLED answers whichever of its causes came first.
-var causes = map[string][]string{
-	string(events.InventoryReserved):    {string(events.OrderRequested)},
-	string(events.InventoryNotReserved): {string(events.OrderRequested)},
-	string(events.TransactionCompleted): {string(events.InventoryReserved)},
-	string(events.TransactionFailed):    {string(events.InventoryReserved)},
-	string(events.OrderAccepted):        {string(events.TransactionCompleted)},
-	string(events.OrderShipped):         {string(events.OrderAccepted)},
-	string(events.OrderCompleted):       {string(events.OrderShipped)},
-	string(events.OrderCancelled):       {string(events.InventoryNotReserved), string(events.TransactionFailed)},
 }
 
 // traceStep is one event of a trace.
@@ -189,6 +179,9 @@ type traceStep struct {
 	Source    string          `json:"source"`
 	ID        string          `json:"id"`
 	Data      json.RawMessage `json:"data,omitempty"`
+	// DataError says why Data is missing: the event's data is not JSON. Such an event is shown
+	// (it is on the topic, and a function will refuse it), not allowed to spoil the whole trace.
+	DataError string `json:"data_error,omitempty"`
 	detail    string
 	hop       time.Duration
 	elapsed   time.Duration
@@ -218,7 +211,7 @@ time since the event it answers, e.g. INVENTORY_RESERVED after ORDER_REQUESTED).
 			if err != nil {
 				return err
 			}
-			return a.emitValue(tr, func(w io.Writer) { a.traceTable(w, tr) })
+			return a.emit(tr, func(w io.Writer) { a.traceTable(w, tr) })
 		},
 	}
 	return cmd
@@ -252,15 +245,14 @@ func (a *app) trace(ctx context.Context, id string) (*trace, error) {
 			return true // a redelivery
 		}
 		seen[key] = true
-		steps = append(steps, traceStep{Time: f.time, Type: f.event.Type(), Source: f.event.Source(), ID: f.event.ID(),
-			Data: json.RawMessage(f.event.Data()), detail: eventDetail(f.event)})
+		steps = append(steps, newTraceStep(f))
 		return true
 	})
 	if err != nil {
 		return nil, err
 	}
 	if len(steps) == 0 {
-		return nil, fmt.Errorf("no events of order %s on %s: check the id (ordersctl orders list), or the topic no longer holds them", id, a.topic)
+		return nil, fmt.Errorf("no events of order %s on %s: check the id (%s orders list), or the topic no longer holds them", id, a.topic, a.name)
 	}
 	rank := func(t string) int { return slices.Index(events.All, events.Type(t)) }
 	slices.SortStableFunc(steps, func(x, y traceStep) int {
@@ -276,9 +268,9 @@ func (a *app) trace(ctx context.Context, id string) (*trace, error) {
 		s.elapsed = s.Time.Sub(first)
 		s.ElapsedMS = float64(s.elapsed.Microseconds()) / 1000
 		if !s.Time.IsZero() {
-			for _, c := range causes[s.Type] {
-				if t, ok := at[c]; ok {
-					s.After, s.hop = c, s.Time.Sub(t)
+			for _, c := range events.Causes[events.Type(s.Type)] {
+				if t, ok := at[string(c)]; ok {
+					s.After, s.hop = string(c), s.Time.Sub(t)
 					hop := float64(s.hop.Microseconds()) / 1000
 					s.HopMS = &hop
 					break
@@ -289,11 +281,22 @@ func (a *app) trace(ctx context.Context, id string) (*trace, error) {
 			at[s.Type] = s.Time
 		}
 	}
-	if len(steps[0].Data) == 0 {
-		steps[0].Data = nil
-	}
 	return &trace{OrderID: id, Topic: a.topic, Events: steps,
 		TotalMS: float64(steps[len(steps)-1].Time.Sub(first).Microseconds()) / 1000}, nil
+}
+
+// newTraceStep is the step of one event, its data kept as JSON when it is JSON.
+func newTraceStep(f followed) traceStep {
+	s := traceStep{Time: f.time, Type: f.event.Type(), Source: f.event.Source(), ID: f.event.ID()}
+	switch data := f.event.Data(); {
+	case len(data) == 0:
+	case json.Valid(data):
+		s.Data, s.detail = json.RawMessage(data), eventDetail(f.event)
+	default:
+		s.DataError = fmt.Sprintf("data is not JSON (%d bytes, %s)", len(data), cmp.Or(f.event.DataContentType(), "no content type"))
+		s.detail = "(" + s.DataError + ")"
+	}
+	return s
 }
 
 func (a *app) traceTable(w io.Writer, tr *trace) {
@@ -386,7 +389,7 @@ event contract first (--no-validate skips that). The order id defaults to the da
 				return fmt.Errorf("publish to %s on %s: %w", a.topic, a.kafka, err)
 			}
 			out := res[0].Record
-			return a.emitValue(e, func(w io.Writer) {
+			return a.emit(e, func(w io.Writer) {
 				fmt.Fprintf(w, "Sent %s %s to %s (partition %d, offset %d).\n", e.Type(), e.ID(), a.topic, out.Partition, out.Offset)
 			})
 		},

@@ -3,12 +3,12 @@ package cli
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/events"
 )
 
@@ -98,13 +98,11 @@ func (a *app) itemsCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var it itemView
-			raw, err := cl.do(cmd.Context(), "POST", "/items",
-				map[string]any{"sku": sku, "name": name, "price_cents": p.cents, "quantity": quantity}, &it)
+			it, err := cl.CreateItem(cmd.Context(), client.NewItem{SKU: sku, Name: name, PriceCents: p.cents, Quantity: quantity})
 			if err != nil {
 				return fmt.Errorf("create item %s: %w", sku, err)
 			}
-			return a.emit(raw, func(w io.Writer) { a.itemTable(w, it) })
+			return a.emit(it, func(w io.Writer) { a.itemTable(w, it) })
 		},
 	}
 	f := cmd.Flags()
@@ -129,39 +127,38 @@ func (a *app) itemsUpdateCmd() *cobra.Command {
 		Args:              exactArgs(1, "one SKU"),
 		ValidArgsFunction: a.completeSKUs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := map[string]any{}
+			var change client.ItemUpdate
 			f := cmd.Flags()
 			if f.Changed("name") {
-				body["name"] = name
+				change.Name = &name
 			}
 			if f.Changed("price-cents") {
 				p = price{cents: priceCents, set: true}
 			}
 			if p.set {
 				if p.cents < 0 {
-					return usagef("the price must not be negative")
+					return usagef("--price and --price-cents must not be negative")
 				}
-				body["price_cents"] = p.cents
+				change.PriceCents = &p.cents
 			}
 			if f.Changed("quantity") {
 				if quantity < 0 {
 					return usagef("--quantity must not be negative")
 				}
-				body["quantity"] = quantity
+				change.Quantity = &quantity
 			}
-			if len(body) == 0 {
+			if change == (client.ItemUpdate{}) {
 				return usagef("nothing to change: give --name, --price, --price-cents or --quantity")
 			}
 			cl, err := a.authedClient()
 			if err != nil {
 				return err
 			}
-			var it itemView
-			raw, err := cl.do(cmd.Context(), "PUT", "/items/"+url.PathEscape(args[0]), body, &it)
+			it, err := cl.UpdateItem(cmd.Context(), args[0], change)
 			if err != nil {
 				return fmt.Errorf("update item %s: %w", args[0], err)
 			}
-			return a.emit(raw, func(w io.Writer) { a.itemTable(w, it) })
+			return a.emit(it, func(w io.Writer) { a.itemTable(w, it) })
 		},
 	}
 	f := cmd.Flags()
@@ -186,12 +183,11 @@ func (a *app) itemsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []itemView
-			raw, err := cl.do(cmd.Context(), "GET", "/items", nil, &items)
+			items, err := cl.Items(cmd.Context())
 			if err != nil {
-				return err
+				return fmt.Errorf("list items: %w", err)
 			}
-			return a.emit(raw, func(w io.Writer) { a.itemTable(w, items...) })
+			return a.emit(items, func(w io.Writer) { a.itemTable(w, items...) })
 		},
 	}
 }
@@ -208,17 +204,16 @@ func (a *app) itemsGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var it itemView
-			raw, err := cl.do(cmd.Context(), "GET", "/items/"+url.PathEscape(args[0]), nil, &it)
+			it, err := cl.Item(cmd.Context(), args[0])
 			if err != nil {
-				return fmt.Errorf("item %s: %w", args[0], err)
+				return fmt.Errorf("get item %s: %w", args[0], err)
 			}
-			return a.emit(raw, func(w io.Writer) { a.itemTable(w, it) })
+			return a.emit(it, func(w io.Writer) { a.itemTable(w, it) })
 		},
 	}
 }
 
-func (a *app) itemTable(w io.Writer, items ...itemView) {
+func (a *app) itemTable(w io.Writer, items ...client.Item) {
 	t := &table{header: []string{"SKU", "NAME", "PRICE", "AVAILABLE", "RESERVED", "SOLD"}}
 	for _, it := range items {
 		avail := cell{text: strconv.FormatInt(it.Available, 10)}
@@ -230,22 +225,41 @@ func (a *app) itemTable(w io.Writer, items ...itemView) {
 	a.render(w, t)
 }
 
-// completeSKUs completes item SKUs from the server, when logged in.
+// completeSKUs completes an item's SKU argument from the server, when logged in.
 func (a *app) completeSKUs(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	cl, err := a.authedClient()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var items []itemView
-	if _, err := cl.do(cmd.Context(), "GET", "/items", nil, &items); err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
 	var out []string
-	for _, it := range items {
+	for _, it := range a.itemsForCompletion(cmd) {
 		out = append(out, it.SKU+"\t"+it.Name)
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeItemLines completes --item SKU=QTY up to the "=": the user types the quantity.
+func (a *app) completeItemLines(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if strings.Contains(toComplete, "=") {
+		return nil, cobra.ShellCompDirectiveNoFileComp // the quantity: nothing to offer
+	}
+	var out []string
+	for _, it := range a.itemsForCompletion(cmd) {
+		out = append(out, fmt.Sprintf("%s=\t%s, %d available", it.SKU, it.Name, it.Available))
+	}
+	// No space after "SKU=", so the quantity follows it directly.
+	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+}
+
+// itemsForCompletion lists the items, or none when not logged in or the server does not answer:
+// completion never prints an error.
+func (a *app) itemsForCompletion(cmd *cobra.Command) []client.Item {
+	cl, err := a.authedClient()
+	if err != nil {
+		return nil
+	}
+	items, err := cl.Items(cmd.Context())
+	if err != nil {
+		return nil
+	}
+	return items
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 )
@@ -157,6 +158,7 @@ func (r *reader) open(start map[int32]int64) error {
 	}
 	c, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.topic: assign}),
+		kgo.KeepControlRecords(), // to see the end of a partition that ends in a transaction marker
 		kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		return err
@@ -166,7 +168,13 @@ func (r *reader) open(start map[int32]int64) error {
 }
 
 // each calls fn for every record read until ctx ends, fn returns false, or (when end is not
-// nil) every partition has been read up to end.
+// nil) every partition has been read up to end, its high watermark when reading began.
+//
+// The offset before the high watermark often holds a transaction marker, which a consumer is not
+// given by default, so waiting for a record at end-1 could wait for ever. The consumer keeps
+// control records instead (fn never sees them): they show how far it has read. Offsets missing
+// after compaction are skipped over; a partition whose very last records were compacted away
+// (the broker topic is not compacted) would still be waited for until ctx ends.
 func (r *reader) each(ctx context.Context, end map[int32]int64, fn func(followed) bool) error {
 	pending := map[int32]bool{}
 	for p, o := range end {
@@ -185,29 +193,25 @@ func (r *reader) each(ctx context.Context, end map[int32]int64, fn func(followed
 			}
 		}
 		stop := false
-		fetches.EachRecord(func(rec *kgo.Record) {
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if stop {
 				return
 			}
-			if end != nil && rec.Offset >= end[rec.Partition] {
-				delete(pending, rec.Partition)
-				return
-			}
-			f := followed{record: rec, time: rec.Timestamp, partition: rec.Partition, offset: rec.Offset}
-			e, err := kafka.Event(rec)
-			if err != nil {
-				f.notEvent = true
-			} else {
-				f.event = e
-				if !e.Time().IsZero() {
-					f.time = e.Time()
+			for _, rec := range p.Records {
+				if end != nil && rec.Offset >= end[rec.Partition] {
+					delete(pending, rec.Partition)
+					return
 				}
-			}
-			if !fn(f) {
-				stop = true
-			}
-			if end != nil && rec.Offset+1 >= end[rec.Partition] {
-				delete(pending, rec.Partition)
+				if end != nil && rec.Offset+1 >= end[rec.Partition] {
+					delete(pending, rec.Partition)
+				}
+				if rec.Attrs.IsControl() {
+					continue
+				}
+				if !fn(followedOf(rec)) {
+					stop = true
+					return
+				}
 			}
 		})
 		if stop {
@@ -215,6 +219,21 @@ func (r *reader) each(ctx context.Context, end map[int32]int64, fn func(followed
 		}
 	}
 	return nil
+}
+
+// followedOf reads a record as a CloudEvent in the Kafka binding, when it is one.
+func followedOf(rec *kgo.Record) followed {
+	f := followed{record: rec, time: rec.Timestamp, partition: rec.Partition, offset: rec.Offset}
+	e, err := kafka.Event(rec)
+	if err != nil {
+		f.notEvent = true
+		return f
+	}
+	f.event = e
+	if !e.Time().IsZero() {
+		f.time = e.Time()
+	}
+	return f
 }
 
 // follow sends id's events to ch until ctx ends.
@@ -288,9 +307,9 @@ func eventDetail(e cloudevents.Event) string {
 	case d.TotalCents != nil:
 		return "total " + money(*d.TotalCents)
 	case len(d.Items) > 0:
-		lines := make([]lineView, len(d.Items))
+		lines := make([]client.Line, len(d.Items))
 		for i, l := range d.Items {
-			lines[i] = lineView(l)
+			lines[i] = client.Line(l)
 		}
 		return linesText(lines)
 	}

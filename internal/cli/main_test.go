@@ -179,13 +179,25 @@ func run(t *testing.T, v vars, args ...string) result {
 }
 
 func runCtx(ctx context.Context, v vars, stdout, stderr *syncBuffer, args ...string) result {
+	return runEnv(ctx, v.env(), stdout, stderr, args...)
+}
+
+// runStdin runs ordersctl in-process with stdin, which is not a terminal.
+func runStdin(t *testing.T, v vars, stdin string, args ...string) result {
+	t.Helper()
+	env := v.env()
+	env.Stdin = strings.NewReader(stdin)
+	return runEnv(context.Background(), env, nil, nil, args...)
+}
+
+func runEnv(ctx context.Context, env Env, stdout, stderr *syncBuffer, args ...string) result {
 	if stdout == nil {
 		stdout = &syncBuffer{}
 	}
 	if stderr == nil {
 		stderr = &syncBuffer{}
 	}
-	code := Run(ctx, args, stdout, stderr, v.env())
+	code := Run(ctx, args, stdout, stderr, env)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,37 +12,26 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// emit writes a result: raw (the server's JSON, or any JSON) in the json and yaml formats, and
-// the table function's rendering otherwise.
-func (a *app) emit(raw []byte, table func(w io.Writer)) error {
-	switch a.output {
-	case "json":
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
-			return fmt.Errorf("format JSON: %w", err)
-		}
-		buf.WriteByte('\n')
-		_, err := a.stdout.Write(buf.Bytes())
-		return err
-	case "yaml":
-		y, err := yaml.JSONToYAML(raw)
-		if err != nil {
+// emit writes a result: v as JSON or YAML in those formats, and the table function's rendering
+// otherwise. The table never depends on v encoding well.
+func (a *app) emit(v any, table func(w io.Writer)) error {
+	if a.output == "table" {
+		table(a.stdout)
+		return nil
+	}
+	raw, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("format JSON: %w", err)
+	}
+	if a.output == "yaml" {
+		if raw, err = yaml.JSONToYAML(raw); err != nil {
 			return fmt.Errorf("format YAML: %w", err)
 		}
-		_, err = a.stdout.Write(y)
+		_, err = a.stdout.Write(raw)
 		return err
 	}
-	table(a.stdout)
-	return nil
-}
-
-// emitValue is emit for a value the CLI built itself.
-func (a *app) emitValue(v any, table func(w io.Writer)) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return a.emit(raw, table)
+	_, err = a.stdout.Write(append(raw, '\n'))
+	return err
 }
 
 // ANSI colours, all the same length so that coloured columns stay aligned.
@@ -97,26 +85,34 @@ type cell struct {
 	colour string
 }
 
-// table renders aligned columns; widths come from the plain text, so colour never misaligns.
+// table is the one way the CLI prints columns: a whole table at once (render), each column as
+// wide as its widest cell, or line by line as results stream in (row), with widths fixed up front.
+// Widths come from the plain text, so colour never misaligns.
 type table struct {
 	header []string
 	rows   [][]cell
 }
 
-func (t *table) add(cells ...any) {
-	row := make([]cell, len(cells))
-	for i, c := range cells {
-		switch c := c.(type) {
+func (t *table) add(values ...any) { t.rows = append(t.rows, cells(values...)) }
+
+// cells makes table cells of strings, cells and anything fmt can print.
+func cells(values ...any) []cell {
+	row := make([]cell, len(values))
+	for i, v := range values {
+		switch v := v.(type) {
 		case cell:
-			row[i] = c
+			row[i] = v
 		case string:
-			row[i] = cell{text: c}
+			row[i] = cell{text: v}
 		default:
-			row[i] = cell{text: fmt.Sprint(c)}
+			row[i] = cell{text: fmt.Sprint(v)}
 		}
 	}
-	t.rows = append(t.rows, row)
+	return row
 }
+
+// columnGap separates columns.
+const columnGap = 3
 
 func (a *app) render(w io.Writer, t *table) {
 	widths := make([]int, len(t.header))
@@ -130,24 +126,31 @@ func (a *app) render(w io.Writer, t *table) {
 			}
 		}
 	}
-	line := func(cells []cell) {
-		var b strings.Builder
-		for i, c := range cells {
-			b.WriteString(a.paint(c.colour, c.text))
-			if i < len(cells)-1 && i < len(widths) {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text)+3))
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-	header := make([]cell, len(t.header))
+	header := make([]any, len(t.header))
 	for i, h := range t.header {
-		header[i] = cell{text: h}
+		header[i] = h
 	}
-	line(header)
+	fmt.Fprintln(w, a.row(widths, cells(header...)))
 	for _, r := range t.rows {
-		line(r)
+		fmt.Fprintln(w, a.row(widths, r))
 	}
+}
+
+// row formats one line of columns of the given widths; a cell wider than its column pushes the
+// rest of the line to the right rather than being cut.
+func (a *app) row(widths []int, row []cell) string {
+	var b strings.Builder
+	for i, c := range row {
+		b.WriteString(a.paint(c.colour, c.text))
+		if i < len(row)-1 {
+			width := 0
+			if i < len(widths) {
+				width = widths[i]
+			}
+			b.WriteString(strings.Repeat(" ", max(0, width-utf8.RuneCountInString(c.text))+columnGap))
+		}
+	}
+	return strings.TrimRight(b.String(), " ")
 }
 
 // details renders key: value lines, aligned.

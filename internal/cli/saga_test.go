@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/events"
 )
 
@@ -29,6 +30,14 @@ func TestSaga(t *testing.T) {
 	if !strings.Contains(out, "Signed up buyer@example.com (role user)") {
 		t.Errorf("signup said %q", out)
 	}
+	// The hint works as printed, also in a script: the password comes from stdin.
+	hint := regexp.MustCompile(`Next: ordersctl (.+)`).FindStringSubmatch(out)
+	if hint == nil {
+		t.Fatalf("signup printed no hint: %q", out)
+	}
+	if r := runStdin(t, user, "correct horse battery\n", strings.Fields(hint[1])...); r.code != 0 || !strings.Contains(r.stdout, "Logged in") {
+		t.Fatalf("the signup hint %q: %s", hint[1], r)
+	}
 	ok(t, user.with("ORDERSCTL_PASSWORD", "correct horse battery"), "login", "--email", "buyer@example.com")
 	checkConfigFile(t, user["ORDERSCTL_CONFIG"], s.GatewayURL)
 	if out := ok(t, user, "whoami"); !strings.Contains(out, "buyer@example.com") || !strings.Contains(out, "user") {
@@ -41,7 +50,7 @@ func TestSaga(t *testing.T) {
 
 	// Items: only an admin creates them.
 	if r := run(t, user, "items", "create", "--sku", "BOOK-1", "--name", "A book", "--price", "12.50", "--quantity", "10"); r.code != 1 ||
-		!strings.Contains(r.stderr, "admin") {
+		!strings.Contains(r.stderr, "Error: create item BOOK-1: admin role required: run ordersctl login as an admin\n") {
 		t.Errorf("a user creating an item: %s", r)
 	}
 	ok(t, admin, "items", "create", "--sku", "BOOK-1", "--name", "A book", "--price", "12.50", "--quantity", "10")
@@ -73,7 +82,7 @@ func TestSaga(t *testing.T) {
 	if completed == nil {
 		t.Fatalf("orders create --watch said %q", out)
 	}
-	for _, want := range []string{"status  COMPLETED", "ORDER_REQUESTED", "INVENTORY_RESERVED", "TRANSACTION_COMPLETED",
+	for _, want := range []string{"status   COMPLETED", "ORDER_REQUESTED", "INVENTORY_RESERVED", "TRANSACTION_COMPLETED",
 		"ORDER_ACCEPTED", "ORDER_SHIPPED", "ORDER_COMPLETED"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("watch of a completed order lacks %s:\n%s", want, out)
@@ -83,12 +92,17 @@ func TestSaga(t *testing.T) {
 	golden(t, "orders_get_json.golden", normalise(ok(t, user, "orders", "get", completed[1], "-o", "json")))
 
 	// A cancelled order: more pens than there are.
-	var placed orderView
+	var placed client.Order
 	if err := json.Unmarshal([]byte(ok(t, user, "orders", "create", "--item", "PEN-1=5", "-o", "json")), &placed); err != nil {
 		t.Fatal(err)
 	}
-	out = ok(t, user, "orders", "watch", placed.ID, "--timeout", "30s")
-	for _, want := range []string{"status  CANCELLED", "insufficient_stock", "INVENTORY_NOT_RESERVED", "ORDER_CANCELLED"} {
+	// Watching it ends with exit code 3, so that a script can tell.
+	r := run(t, user, "orders", "watch", placed.ID, "--timeout", "30s")
+	if r.code != ExitCancelled || r.stderr != "" {
+		t.Errorf("watch of a cancelled order: want exit %d and nothing on stderr; got %s", ExitCancelled, r)
+	}
+	out = r.stdout
+	for _, want := range []string{"status   CANCELLED", "insufficient_stock", "INVENTORY_NOT_RESERVED", "ORDER_CANCELLED"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("watch of a cancelled order lacks %s:\n%s", want, out)
 		}

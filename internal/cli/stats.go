@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/internal/client"
 )
 
 // statsView is the stats command's result.
@@ -13,10 +15,8 @@ type statsView struct {
 	AllUsers       bool           `json:"all_users"`
 	OrdersCounted  int            `json:"orders_counted"`
 	OrdersByStatus map[string]int `json:"orders_by_status"`
-	Items          []itemView     `json:"items"`
+	Items          []client.Item  `json:"items"`
 }
-
-var statuses = []string{"REQUESTED", "APPROVED", "COMPLETED", "CANCELLED"}
 
 func (a *app) statsCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -33,35 +33,35 @@ reserved and sold. Run it as an admin to count everyone's orders; other users se
 				return err
 			}
 			ctx := cmd.Context()
-			var me userView
-			if _, err := cl.do(ctx, "GET", "/me", nil, &me); err != nil {
-				return err
+			me, err := cl.Me(ctx)
+			if err != nil {
+				return fmt.Errorf("stats: %w", err)
 			}
-			var orders []orderView
-			if _, err := cl.do(ctx, "GET", "/orders?limit=1000", nil, &orders); err != nil {
-				return err
+			orders, err := cl.Orders(ctx, 1000)
+			if err != nil {
+				return fmt.Errorf("stats: %w", err)
 			}
-			s := statsView{Server: cl.base, AllUsers: me.Role == "admin", OrdersCounted: len(orders), OrdersByStatus: map[string]int{}}
-			for _, st := range statuses {
+			s := statsView{Server: cl.BaseURL, AllUsers: me.Role == "admin", OrdersCounted: len(orders), OrdersByStatus: map[string]int{}}
+			for _, st := range client.Statuses {
 				s.OrdersByStatus[st] = 0
 			}
 			for _, o := range orders {
 				s.OrdersByStatus[o.Status]++
 			}
-			if _, err := cl.do(ctx, "GET", "/items", nil, &s.Items); err != nil {
-				return err
+			if s.Items, err = cl.Items(ctx); err != nil {
+				return fmt.Errorf("stats: %w", err)
 			}
 			if s.Items == nil {
-				s.Items = []itemView{}
+				s.Items = []client.Item{}
 			}
-			return a.emitValue(s, func(w io.Writer) {
+			return a.emit(s, func(w io.Writer) {
 				whose := "your"
 				if s.AllUsers {
 					whose = "all users'"
 				}
 				fmt.Fprintf(w, "Orders (%s %d most recent)\n", whose, s.OrdersCounted)
 				t := &table{header: []string{"STATUS", "COUNT", "SHARE"}}
-				for _, st := range statuses {
+				for _, st := range client.Statuses {
 					share := "-"
 					if s.OrdersCounted > 0 {
 						share = fmt.Sprintf("%.0f%%", 100*float64(s.OrdersByStatus[st])/float64(s.OrdersCounted))

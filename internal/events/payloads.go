@@ -135,8 +135,19 @@ var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // or '-', starting with a letter or digit.
 func ValidSKU(s string) bool { return skuPattern.MatchString(s) }
 
+// LineError is what is wrong with one line of an order; Index is the line's position, so a tool
+// can point at what its user typed (the CLI's --item flags).
+type LineError struct {
+	Index int
+	// Err names the field: "quantity: must be between 1 and 1000000".
+	Err error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("items[%d].%v", e.Index, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
 // ValidateLines checks an order's lines: 1..MaxLines of them, each a valid sku with a quantity in
-// 1..MaxQuantity, no sku twice.
+// 1..MaxQuantity, no sku twice. A problem with one line is a *LineError.
 func ValidateLines(lines []Line) error {
 	if len(lines) == 0 {
 		return errors.New("items: at least one line is required")
@@ -147,13 +158,13 @@ func ValidateLines(lines []Line) error {
 	seen := make(map[string]bool, len(lines))
 	for i, l := range lines {
 		if !ValidSKU(l.SKU) {
-			return fmt.Errorf("items[%d].sku: not a valid sku (1-64 letters, digits, '.', '_' or '-')", i)
+			return &LineError{i, errors.New("sku: not a valid sku (1-64 letters, digits, '.', '_' or '-')")}
 		}
 		if l.Quantity < 1 || l.Quantity > MaxQuantity {
-			return fmt.Errorf("items[%d].quantity: must be between 1 and %d", i, MaxQuantity)
+			return &LineError{i, fmt.Errorf("quantity: must be between 1 and %d", MaxQuantity)}
 		}
 		if seen[l.SKU] {
-			return fmt.Errorf("items[%d].sku: %s appears twice", i, l.SKU)
+			return &LineError{i, fmt.Errorf("sku: %s appears twice", l.SKU)}
 		}
 		seen[l.SKU] = true
 	}

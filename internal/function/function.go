@@ -6,15 +6,12 @@ package function
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -90,8 +87,8 @@ func Ready(ctx context.Context, fn Function) error {
 }
 
 // Main runs the function that build makes until SIGTERM or SIGINT, then drains in-flight
-// requests and closes it. It is the whole of each function's main(). The port comes from PORT
-// (Knative sets it), 8080 by default.
+// requests and closes it. It is the whole of each function's main(). It serves on the socket
+// its supervisor passed, or on PORT (Knative sets it), 8080 by default: see listen.
 func Main(name string, build func(ctx context.Context) (Function, error)) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", name))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -104,13 +101,6 @@ func Main(name string, build func(ctx context.Context) (Function, error)) {
 
 func run(ctx context.Context, build func(ctx context.Context) (Function, error)) error {
 	started := time.Now()
-	port := 8080
-	if p := os.Getenv("PORT"); p != "" {
-		var err error
-		if port, err = strconv.Atoi(p); err != nil {
-			return errors.New("PORT must be a number")
-		}
-	}
 	fn, err := build(ctx)
 	if err != nil {
 		return err
@@ -122,7 +112,7 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 	if m, ok := fn.(Maintainer); ok {
 		go m.Maintain(ctx)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("HOST"), strconv.Itoa(port)))
+	ln, err := listen()
 	if err != nil {
 		return err
 	}

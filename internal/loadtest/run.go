@@ -8,6 +8,9 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/client"
+	"github.com/ordersaga/ordersaga/internal/events"
 )
 
 // Load is one benchmark run: Orders orders, either by Concurrency closed-loop workers (each
@@ -64,16 +67,16 @@ type sample struct {
 }
 
 // Run drives load through c, watching endings with w.
-func Run(ctx context.Context, c *Client, w *Watcher, load Load) Result {
+func Run(ctx context.Context, c *client.Client, w *Watcher, load Load) Result {
 	samples := make([]sample, load.Orders)
 	one := func(i int) {
 		s := &samples[i]
-		lines := []Line{{SKU: load.SKUs[rand.IntN(len(load.SKUs))], Quantity: 1}}
+		lines := []client.Line{{SKU: load.SKUs[rand.IntN(len(load.SKUs))], Quantity: 1}}
 		s.posted = time.Now()
 		o, err := c.PlaceOrder(ctx, lines, "")
 		s.accepted = time.Now()
 		if err != nil {
-			s.err, s.postFailed = err, true
+			s.err, s.postFailed = fmt.Errorf("POST /orders: %w", err), true
 			return
 		}
 		wctx, cancel := context.WithTimeout(ctx, load.Timeout)
@@ -122,7 +125,7 @@ func Run(ctx context.Context, c *Client, w *Watcher, load Load) Result {
 		case s.err != nil:
 			res.Lost++
 		default:
-			if s.ending.Type == OrderCompleted {
+			if s.ending.Type == events.OrderCompleted {
 				res.Completed++
 			} else {
 				res.Cancelled++

@@ -7,17 +7,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-)
 
-// Terminal event types: the order function emits one of them when an order's saga ends.
-const (
-	OrderCompleted = "ORDER_COMPLETED"
-	OrderCancelled = "ORDER_CANCELLED"
+	"github.com/ordersaga/ordersaga/internal/events"
 )
 
 // Ending is when and how an order's saga ended, as seen on the broker topic.
 type Ending struct {
-	Type string
+	Type events.Type
 	At   time.Time
 }
 
@@ -58,16 +54,17 @@ func (w *Watcher) run(ctx context.Context) {
 		}
 		now := time.Now()
 		fetches.EachRecord(func(r *kgo.Record) {
-			var typ, order string
+			var typ events.Type
+			var order string
 			for _, h := range r.Headers {
 				switch h.Key {
 				case "ce_type":
-					typ = string(h.Value)
+					typ = events.Type(h.Value)
 				case "ce_subject":
 					order = string(h.Value)
 				}
 			}
-			if (typ == OrderCompleted || typ == OrderCancelled) && order != "" {
+			if (typ == events.OrderCompleted || typ == events.OrderCancelled) && order != "" {
 				w.end(order, Ending{Type: typ, At: now})
 			}
 		})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/loadtest"
 	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
@@ -27,8 +28,8 @@ const sagaDeadline = 3 * time.Minute
 type e2e struct {
 	stack *Stack
 	dbURL string
-	user  *loadtest.Client
-	admin *loadtest.Client
+	user  *client.Client
+	admin *client.Client
 	// stocked is everything ever stocked, per sku.
 	stocked map[string]int64
 }
@@ -60,14 +61,14 @@ func startE2E(t *testing.T) *e2e {
 	t.Cleanup(stack.Stop) // before the database is dropped
 
 	x := &e2e{stack: stack, dbURL: dbURL, stocked: map[string]int64{}}
-	anon := loadtest.NewClient(stack.GatewayURL, 256)
-	if err := anon.Signup(ctx, "shopper@e2e.test", "shopper-password"); err != nil {
+	anon := client.New(stack.GatewayURL, loadtest.HTTPClient(256))
+	if _, err := anon.Signup(ctx, "shopper@e2e.test", "shopper-password"); err != nil {
 		t.Fatal(err)
 	}
-	if x.user, err = anon.Login(ctx, "shopper@e2e.test", "shopper-password"); err != nil {
+	if x.user, err = anon.SignIn(ctx, "shopper@e2e.test", "shopper-password"); err != nil {
 		t.Fatal(err)
 	}
-	if x.admin, err = anon.Login(ctx, stack.AdminEmail, stack.AdminPassword); err != nil {
+	if x.admin, err = anon.SignIn(ctx, stack.AdminEmail, stack.AdminPassword); err != nil {
 		t.Fatal(err)
 	}
 	return x
@@ -76,7 +77,8 @@ func startE2E(t *testing.T) *e2e {
 // stock creates an item with quantity units.
 func (x *e2e) stock(t *testing.T, sku string, price, quantity int64) {
 	t.Helper()
-	if err := x.admin.CreateItem(context.Background(), sku, "item "+sku, price, quantity); err != nil {
+	item := client.NewItem{SKU: sku, Name: "item " + sku, PriceCents: price, Quantity: quantity}
+	if _, err := x.admin.CreateItem(context.Background(), item); err != nil {
 		t.Fatal(err)
 	}
 	x.stocked[sku] += quantity
@@ -85,7 +87,7 @@ func (x *e2e) stock(t *testing.T, sku string, price, quantity int64) {
 // placeConcurrently places every order at once, each from its own goroutine, as many users
 // clicking at the same moment. A request that fails in transit is retried with its
 // Idempotency-Key, as a careful client does; afterEach runs after each accepted order.
-func (x *e2e) placeConcurrently(t *testing.T, orders [][]loadtest.Line, afterEach func(accepted int)) []string {
+func (x *e2e) placeConcurrently(t *testing.T, orders [][]client.Line, afterEach func(accepted int)) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), sagaDeadline)
 	defer cancel()
@@ -103,7 +105,7 @@ func (x *e2e) placeConcurrently(t *testing.T, orders [][]loadtest.Line, afterEac
 				o, err := x.user.PlaceOrder(ctx, lines, key)
 				if err == nil {
 					ids[i] = o.ID
-					if o.Status != "REQUESTED" {
+					if o.Status != client.StatusRequested {
 						errs[i] = fmt.Errorf("order accepted in status %s, want REQUESTED", o.Status)
 					}
 					if afterEach != nil {
@@ -111,8 +113,8 @@ func (x *e2e) placeConcurrently(t *testing.T, orders [][]loadtest.Line, afterEac
 					}
 					return
 				}
-				var se *loadtest.StatusError
-				if (errors.As(err, &se) && se.Status < 500) || attempt >= 20 || ctx.Err() != nil {
+				// An answer below 500 is final; no answer or a 5xx is worth a retry.
+				if status := client.StatusOf(err); (status != 0 && status < 500) || attempt >= 20 || ctx.Err() != nil {
 					errs[i] = err
 					return
 				}
@@ -130,7 +132,7 @@ func (x *e2e) placeConcurrently(t *testing.T, orders [][]loadtest.Line, afterEac
 // waitTerminal polls the user's orders until every one of ids is COMPLETED or CANCELLED, and
 // returns the user's orders as then listed. Failing requests (a function restarting) are
 // retried.
-func (x *e2e) waitTerminal(t *testing.T, ids []string) []loadtest.Order {
+func (x *e2e) waitTerminal(t *testing.T, ids []string) []client.Order {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), sagaDeadline)
 	defer cancel()
@@ -144,7 +146,7 @@ func (x *e2e) waitTerminal(t *testing.T, ids []string) []loadtest.Order {
 			}
 			pending = pending[:0]
 			for _, id := range ids {
-				if s := status[id]; s != "COMPLETED" && s != "CANCELLED" {
+				if s := status[id]; !client.Terminal(s) {
 					pending = append(pending, id+" ("+s+")")
 				}
 			}
@@ -198,7 +200,7 @@ func (x *e2e) transactions(t *testing.T) map[string]string {
 //     cancelled by inventory;
 //   - stock is conserved for every item (available + reserved + sold = stocked), sold is what
 //     completed orders bought, and nothing stays reserved once the system is quiet.
-func (x *e2e) checkSaga(t *testing.T, ids []string, orders []loadtest.Order) (completed, declined, rejected int) {
+func (x *e2e) checkSaga(t *testing.T, ids []string, orders []client.Order) (completed, declined, rejected int) {
 	t.Helper()
 	want := map[string]bool{}
 	for _, id := range ids {
@@ -215,7 +217,7 @@ func (x *e2e) checkSaga(t *testing.T, ids []string, orders []loadtest.Order) (co
 			t.Errorf("order %s was never placed by this test", o.ID)
 		}
 		switch tx := txs[o.ID]; {
-		case o.Status == "COMPLETED":
+		case o.Status == client.StatusCompleted:
 			completed++
 			if tx != "COMPLETED" {
 				t.Errorf("order %s is COMPLETED but its payment is %q", o.ID, tx)
@@ -226,12 +228,12 @@ func (x *e2e) checkSaga(t *testing.T, ids []string, orders []loadtest.Order) (co
 			for _, l := range o.Items {
 				bought[l.SKU] += l.Quantity
 			}
-		case o.Status == "CANCELLED" && tx == "FAILED":
+		case o.Status == client.StatusCancelled && tx == "FAILED":
 			declined++
 			if o.CancelReason != events.ReasonPaymentDeclined {
 				t.Errorf("order %s: payment declined but cancel_reason %q", o.ID, o.CancelReason)
 			}
-		case o.Status == "CANCELLED" && tx == "":
+		case o.Status == client.StatusCancelled && tx == "":
 			rejected++
 			if o.CancelReason != events.ReasonInsufficient && o.CancelReason != events.ReasonUnknownSKU {
 				t.Errorf("order %s: cancelled by inventory with reason %q", o.ID, o.CancelReason)
@@ -294,14 +296,14 @@ func (x *e2e) checkSaga(t *testing.T, ids []string, orders []loadtest.Order) (co
 
 // mix is n orders over skus: every order takes one of plenty, and alternately one of scarce
 // (more is ordered than stocked, so some orders are refused by inventory) or two of other.
-func mix(n int, plenty, scarce, other string) [][]loadtest.Line {
-	orders := make([][]loadtest.Line, n)
+func mix(n int, plenty, scarce, other string) [][]client.Line {
+	orders := make([][]client.Line, n)
 	for i := range orders {
-		orders[i] = []loadtest.Line{{SKU: plenty, Quantity: 1}}
+		orders[i] = []client.Line{{SKU: plenty, Quantity: 1}}
 		if i%2 == 0 {
-			orders[i] = append(orders[i], loadtest.Line{SKU: scarce, Quantity: 1})
+			orders[i] = append(orders[i], client.Line{SKU: scarce, Quantity: 1})
 		} else {
-			orders[i] = append(orders[i], loadtest.Line{SKU: other, Quantity: 2})
+			orders[i] = append(orders[i], client.Line{SKU: other, Quantity: 2})
 		}
 	}
 	return orders

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,15 +16,42 @@ import (
 
 // process is one function running as its own OS process, as a pod would: restarted when it
 // dies, stopped with SIGTERM (then SIGKILL) when the stack stops.
+//
+// The stack owns the function's listening socket and hands it to each instance it starts
+// (LISTEN_FDS, file descriptor 3). The socket outlives the instances, so while one restarts,
+// requests wait in the socket's queue for the next instead of being refused: the hold that
+// Knative's activator gives a function scaled to zero or restarting.
 type process struct {
-	name string
-	bin  string
-	port int
-	env  []string
-	log  io.Writer // where its output goes; os.Stderr when nil
+	name   string
+	bin    string
+	port   int
+	socket *os.File // the listening socket, kept open by the stack
+	env    []string
+	log    io.Writer // where its output goes; os.Stderr when nil
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
+}
+
+// newProcess opens name's listening socket on a free port of 127.0.0.1.
+func newProcess(name, bin string) (*process, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close() // the file below is a copy that keeps the socket open
+	socket, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, err
+	}
+	return &process{name: name, bin: bin, port: ln.Addr().(*net.TCPAddr).Port, socket: socket}, nil
+}
+
+// close closes the listening socket, once no instance runs.
+func (p *process) close() {
+	if p.socket != nil {
+		p.socket.Close()
+	}
 }
 
 func (p *process) url() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) }
@@ -54,6 +82,10 @@ func (p *process) supervise(ctx context.Context, wg *sync.WaitGroup) {
 func (p *process) runOnce(ctx context.Context) error {
 	cmd := exec.Command(p.bin)
 	cmd.Env = append(os.Environ(), append(p.env, fmt.Sprintf("PORT=%d", p.port), "HOST=127.0.0.1")...)
+	if p.socket != nil {
+		cmd.ExtraFiles = []*os.File{p.socket} // file descriptor 3
+		cmd.Env = append(cmd.Env, "LISTEN_FDS=1")
+	}
 	cmd.SysProcAttr = functionProcAttr()
 	// A writer, not a pipe read by another goroutine: exec copies the output to it and Wait
 	// returns only once everything written is copied, so a crashing function's last lines (its

@@ -133,11 +133,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.AdminEmail, s.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
 	urls := map[string]string{}
 	for name, bin := range bins {
-		port, err := freePort()
+		p, err := newProcess(name, bin)
 		if err != nil {
 			return nil, err
 		}
-		p := &process{name: name, bin: bin, port: port}
+		s.cleanup = append(s.cleanup, p.close)
 		s.procs[name], urls[name] = p, p.url()
 	}
 	for name, p := range s.procs {

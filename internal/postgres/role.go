@@ -11,7 +11,7 @@ import (
 )
 
 // EnsureRole makes role a login role that owns schema and may touch nothing else in the
-// database: the per-function isolation of DESIGN.md section 4 (the function's pool sets its
+// database: the per-function isolation of docs/CONTRACTS.md ("Delivery") (the function's pool sets its
 // search_path itself, see Connect, so the role stays free of per-role settings). It runs as an administrator
 // (the local stack and tests; on a cluster the database operator does this) and is idempotent,
 // also when several callers race, since roles are shared by the whole PostgreSQL cluster.
