@@ -71,19 +71,26 @@ func TestOverdueRequestedOrderRepublishesOrderRequested(t *testing.T) {
 	}
 }
 
+// placeApprovedOrder places an order and pays for it; it returns the order's ORDER_ACCEPTED.
+func (fx *fixture) placeApprovedOrder(tb testing.TB) (*Order, cloudevents.Event) {
+	tb.Helper()
+	o := fx.placeOrder(tb)
+	accepted := fx.deliver(tb, paid(tb, o.ID))
+	if accepted == nil {
+		tb.Fatal("no ORDER_ACCEPTED")
+	}
+	return o, *accepted
+}
+
 func TestOverdueApprovedOrderRepublishesOrderAccepted(t *testing.T) {
 	fx := newFixture(t)
-	o := fx.placeOrder(t)
-	accepted := fx.deliver(t, paid(t, o.ID))
-	if accepted == nil {
-		t.Fatal("no ORDER_ACCEPTED")
-	}
+	_, accepted := fx.placeApprovedOrder(t)
 	fx.clock.advance(61 * time.Second)
 	if n := fx.pass(t); n != 1 {
 		t.Fatalf("pass drove %d orders, want 1", n)
 	}
 	again := ofType(fx.published(t), events.OrderAccepted)
-	if len(again) != 1 || !sameEvent(again, *accepted) {
+	if len(again) != 1 || !sameEvent(again, accepted) {
 		t.Errorf("republished %d ORDER_ACCEPTED, want the reply itself, same id and data", len(again))
 	}
 	if got := ofType(fx.published(t), events.OrderRequested); len(got) != 1 {
@@ -137,8 +144,7 @@ func TestRequestedOrderPastTheFinalDeadlineAsksPaymentToCancel(t *testing.T) {
 
 func TestApprovedOrderPastTheFinalDeadlineIsDrivenOnNeverCancelled(t *testing.T) {
 	fx := newFixture(t)
-	o := fx.placeOrder(t)
-	accepted := fx.deliver(t, paid(t, o.ID))
+	o, accepted := fx.placeApprovedOrder(t)
 	for range 8 { // 40 minutes: far past the final deadline
 		fx.clock.advance(5 * time.Minute)
 		if n := fx.pass(t); n != 1 {
@@ -149,7 +155,7 @@ func TestApprovedOrderPastTheFinalDeadlineIsDrivenOnNeverCancelled(t *testing.T)
 	if n := len(ofType(published, events.OrderCancelRequested)); n != 0 {
 		t.Errorf("%d cancel requests for a paid order", n)
 	}
-	if again := ofType(published, events.OrderAccepted); len(again) != 8 || !sameEvent(again, *accepted) {
+	if again := ofType(published, events.OrderAccepted); len(again) != 8 || !sameEvent(again, accepted) {
 		t.Errorf("ORDER_ACCEPTED republished %d times, want 8, all the same event", len(again))
 	}
 	if got := fx.order(t, o.ID); got.Status != Approved || got.CancelRequestedReason != "" || got.DeadlineAttempts != 8 {
