@@ -69,36 +69,42 @@ func (f *Function) driveDue(ctx context.Context, tx pgx.Tx, now time.Time) ([]cl
 	publish := make([]cloudevents.Event, 0, len(due))
 	for i := range due {
 		o := &due[i].Order
-		next, err := f.nextStep(o, due[i].NextEvent, now)
+		next, err := f.nextStep(ctx, o, due[i].NextEvent, now)
 		if err != nil {
 			return nil, 0, err
 		}
-		if err := outbox.Requeue(ctx, tx, next); err != nil {
-			return nil, 0, err
+		if next != nil {
+			if err := outbox.Requeue(ctx, tx, *next); err != nil {
+				return nil, 0, err
+			}
+			publish = append(publish, *next)
 		}
 		if err := store.save(ctx, o); err != nil {
 			return nil, 0, err
 		}
-		publish = append(publish, next)
 	}
 	return publish, len(due), nil
 }
 
 // nextStep decides what an overdue order o needs at now and updates its deadline: past the final
 // deadline, a REQUESTED order gets a cancel request; otherwise its stored event is sent again.
-// Errors: the stored event does not decode (the row was written by this code, so a bug).
-func (f *Function) nextStep(o *Order, stored []byte, now time.Time) (cloudevents.Event, error) {
+// A stored event that does not decode can never be sent: like a quarantined outbox row, it is
+// logged and the order's deadline dropped (nil event), so it does not hold back the other orders.
+// Errors: building the cancel request (a bug).
+func (f *Function) nextStep(ctx context.Context, o *Order, stored []byte, now time.Time) (*cloudevents.Event, error) {
 	if f.schedule.PastFinal(o, now) { // REQUESTED and not asked yet: the request is always new
 		request, err := requestCancel(o, events.ReasonTimeout, f.schedule, now)
 		if err != nil || request == nil {
-			return cloudevents.Event{}, fmt.Errorf("order %s: cancel request at the final deadline: %v", o.ID, err)
+			return nil, fmt.Errorf("order %s: cancel request at the final deadline: %v", o.ID, err)
 		}
-		return *request, nil
+		return request, nil
 	}
 	var next cloudevents.Event
 	if err := json.Unmarshal(stored, &next); err != nil {
-		return cloudevents.Event{}, fmt.Errorf("order %s: stored next event: %w", o.ID, err)
+		slog.ErrorContext(ctx, "deadline: the order's next event does not decode; its deadline is dropped", "order", o.ID, "err", err)
+		o.DeadlineAt = nil
+		return nil, nil
 	}
 	f.schedule.Retry(o, now)
-	return next, nil
+	return &next, nil
 }

@@ -253,3 +253,21 @@ func TestConcurrentDeadlinePassesDriveEachOrderOnce(t *testing.T) {
 		t.Errorf("ORDER_REQUESTED published %d times, want %d (create, then one republication each)", n, 2*orders)
 	}
 }
+
+func TestUndecodableNextEventDoesNotHoldBackOtherOrders(t *testing.T) {
+	fx := newFixture(t)
+	poisoned, healthy := fx.placeOrder(t), fx.placeOrder(t)
+	if _, err := fx.fn.Pool.Exec(context.Background(), `UPDATE orders SET next_event = 'not json' WHERE id = $1`, poisoned.ID); err != nil {
+		t.Fatal(err)
+	}
+	fx.clock.advance(61 * time.Second)
+	if n := fx.pass(t); n != 1 {
+		t.Errorf("pass drove %d orders, want only the healthy one", n)
+	}
+	if got := fx.order(t, healthy.ID); got.DeadlineAttempts != 1 {
+		t.Errorf("healthy order attempts %d, want 1", got.DeadlineAttempts)
+	}
+	if got := fx.order(t, poisoned.ID); got.DeadlineAt != nil || got.Status != Requested {
+		t.Errorf("poisoned order: %s due %v; want REQUESTED with its deadline dropped", got.Status, got.DeadlineAt)
+	}
+}
