@@ -7,6 +7,8 @@ package order
 import (
 	"context"
 	"embed"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -35,7 +37,29 @@ type Config struct {
 	// SweepInterval is how often a running instance republishes what the outbox holds
 	// unpublished; 0 leaves it to the PingSource alone.
 	SweepInterval time.Duration `envconfig:"OUTBOX_SWEEP_INTERVAL" default:"10s"`
-	Auth          auth.Config
+	// The saga deadlines (Schedule; zero means the default): how long a step may take before its
+	// event is republished, the cap of the back-off between republications, and how long after
+	// creation a REQUESTED order is asked to be cancelled (reason "timeout").
+	StepTimeout  time.Duration `envconfig:"ORDER_STEP_TIMEOUT" default:"1m"`
+	MaxBackoff   time.Duration `envconfig:"ORDER_STEP_MAX_BACKOFF" default:"5m"`
+	FinalTimeout time.Duration `envconfig:"ORDER_FINAL_TIMEOUT" default:"10m"`
+	// Now is the clock deadlines are set and checked by; nil is time.Now. Tests move it on
+	// instead of sleeping.
+	Now  func() time.Time `ignored:"true"`
+	Auth auth.Config
+}
+
+// schedule is the deadline configuration, defaults filled in. Errors: a back-off cap shorter
+// than the step timeout, or a negative duration.
+func (c Config) schedule() (Schedule, error) {
+	if c.StepTimeout < 0 || c.MaxBackoff < 0 || c.FinalTimeout < 0 {
+		return Schedule{}, fmt.Errorf("ORDER_STEP_TIMEOUT, ORDER_STEP_MAX_BACKOFF and ORDER_FINAL_TIMEOUT must not be negative")
+	}
+	s := Schedule{StepTimeout: c.StepTimeout, MaxBackoff: c.MaxBackoff, FinalTimeout: c.FinalTimeout}.withDefaults()
+	if s.MaxBackoff < s.StepTimeout {
+		return Schedule{}, fmt.Errorf("ORDER_STEP_MAX_BACKOFF (%s) must not be shorter than ORDER_STEP_TIMEOUT (%s)", s.MaxBackoff, s.StepTimeout)
+	}
+	return s, nil
 }
 
 // Function is the order function.
@@ -45,6 +69,8 @@ type Function struct {
 	relay             *outbox.Relay
 	producer          *kafka.Producer
 	verifier          *auth.Verifier
+	schedule          Schedule
+	now               func() time.Time
 	stop              context.CancelFunc
 }
 
@@ -53,6 +79,14 @@ func New(ctx context.Context) (*Function, error) { return function.FromEnv(ctx, 
 
 // Open builds the function from cfg: it migrates its schema and connects to Kafka.
 func Open(ctx context.Context, cfg Config) (*Function, error) {
+	schedule, err := cfg.schedule()
+	if err != nil {
+		return nil, err
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	verifier, err := cfg.Auth.Verifier()
 	if err != nil {
 		return nil, err
@@ -76,36 +110,66 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 		relay:    outbox.NewRelay(db.Pool, producer),
 		producer: producer,
 		verifier: verifier,
+		schedule: schedule,
+		now:      now,
 	}
-	sweepCtx, stop := context.WithCancel(context.Background())
+	tickCtx, stop := context.WithCancel(context.Background())
 	f.stop = stop
 	if cfg.SweepInterval > 0 {
-		go f.relay.Run(sweepCtx, cfg.SweepInterval, func(err error) {
-			slog.Error("outbox sweep", "err", err)
-		})
+		go f.runTicks(tickCtx, cfg.SweepInterval)
 	}
 	return f, nil
 }
 
-// PingType is the type of the PingSource's events: each one sweeps the outbox.
+// PingType is the type of the PingSource's events: each one is a tick (sweep and deadlines).
 const PingType = "dev.knative.sources.ping"
 
 // Handle reacts to the events that move an order along (see handlers.go) and to the PingSource's
-// outbox sweep.
+// tick.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	if e.Type() == PingType {
-		n, err := f.relay.Sweep(ctx)
-		if n > 0 {
-			slog.InfoContext(ctx, "outbox sweep republished events", "count", n)
-		}
-		return nil, err
+		return nil, f.tick(ctx)
 	}
 	return f.handle(ctx, e)
 }
 
+// tick is the order function's periodic work, from the PingSource on a cluster and from
+// runTicks while an instance is up: republish what the outbox holds unpublished, then drive the
+// overdue orders on (Deadlines). Both claim their rows with SKIP LOCKED, so replicas, the timer
+// and the PingSource share the work. Errors: the sweep's and the pass's, joined; one failing does
+// not keep the other from running.
+func (f *Function) tick(ctx context.Context) error {
+	n, sweepErr := f.relay.Sweep(ctx)
+	if n > 0 {
+		slog.InfoContext(ctx, "outbox sweep republished events", "count", n)
+	}
+	due, deadlineErr := f.Deadlines(ctx)
+	if due > 0 {
+		slog.InfoContext(ctx, "deadlines: overdue orders driven on", "count", due)
+	}
+	return errors.Join(sweepErr, deadlineErr)
+}
+
+// runTicks ticks every interval until ctx ends: the timer for deployments without a PingSource
+// (the local stack) and a backstop while an instance is up.
+func (f *Function) runTicks(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := f.tick(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("order tick", "err", err)
+			}
+		}
+	}
+}
+
 // Routes adds the REST API.
 func (f *Function) Routes(mux *http.ServeMux) {
-	(&api{store: f.store, relay: f.relay, verifier: f.verifier}).routes(mux)
+	(&api{store: f.store, relay: f.relay, verifier: f.verifier, schedule: f.schedule, now: f.now}).routes(mux)
 }
 
 // Close stops the sweeper and releases the database pool and the Kafka client.

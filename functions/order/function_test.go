@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,27 @@ type fixture struct {
 	keys    *authtest.Keys
 	brokers string
 	server  *httptest.Server
+	clock   *testClock
+}
+
+// testClock is the function's clock in tests: the real time moved on by what a test advances it,
+// so deadlines pass without sleeping and orders still get increasing creation times.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// advance moves the clock on by d.
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -38,15 +60,16 @@ func newFixture(tb testing.TB) *fixture {
 	tb.Cleanup(cluster.Close)
 	keys := authtest.NewKeys(tb)
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
+	clock := &testClock{}
 	fn, err := Open(context.Background(), Config{
-		DatabaseURL: url, KafkaBrokers: brokers, KafkaTopic: topic, Auth: keys.Config(),
+		DatabaseURL: url, KafkaBrokers: brokers, KafkaTopic: topic, Auth: keys.Config(), Now: clock.now,
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	server := httptest.NewServer(function.NewHandler(fn))
 	tb.Cleanup(func() { server.Close(); fn.Close() })
-	return &fixture{fn: fn, keys: keys, brokers: brokers, server: server}
+	return &fixture{fn: fn, keys: keys, brokers: brokers, server: server, clock: clock}
 }
 
 // published reads every CloudEvent on the topic so far.

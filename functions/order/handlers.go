@@ -49,7 +49,8 @@ func (f *Function) onTransactionFailed(ctx context.Context, tx pgx.Tx, e cloudev
 	return f.cancel(ctx, tx, e, p.OrderID, p.Reason)
 }
 
-// cancel cancels a REQUESTED order and builds ORDER_CANCELLED from its stored state.
+// cancel cancels a REQUESTED order and builds ORDER_CANCELLED from its stored state, with the
+// reason the order keeps (its own cancel request's, when payment's answer is the void).
 func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Event, orderID, reason string) (*cloudevents.Event, error) {
 	o, changed, err := (&Store{db: tx}).Update(ctx, orderID, func(o *Order) (bool, error) {
 		return o.Cancel(reason), nil
@@ -57,18 +58,28 @@ func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Even
 	if err != nil || !changed {
 		return nil, err
 	}
-	return events.Reply(cause, source, events.OrderCancelledV1{OrderID: o.ID, Items: o.Items, Reason: reason})
+	return events.Reply(cause, source, events.OrderCancelledV1{OrderID: o.ID, Items: o.Items, Reason: o.CancelReason})
 }
 
-// onTransactionCompleted: APPROVED, and ORDER_ACCEPTED.
+// onTransactionCompleted: APPROVED, and ORDER_ACCEPTED, which becomes the event the order's
+// deadline republishes until shipping answers (a paid order is driven forward, never cancelled).
 func (f *Function) onTransactionCompleted(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.TransactionCompletedV1) (*cloudevents.Event, error) {
-	o, changed, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
-		return o.Approve(p.AmountCents), nil
+	var accepted cloudevents.Event
+	_, changed, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
+		if !o.Approve(p.AmountCents) {
+			return false, nil
+		}
+		reply, err := events.Reply(e, source, events.OrderAcceptedV1{OrderID: o.ID, UserID: o.UserID, Items: o.Items, TotalCents: o.TotalCents})
+		if err != nil {
+			return false, err
+		}
+		accepted = *reply
+		return true, f.schedule.Start(o, accepted, f.now())
 	})
 	if err != nil || !changed {
 		return nil, err
 	}
-	return events.Reply(e, source, events.OrderAcceptedV1{OrderID: o.ID, UserID: o.UserID, Items: o.Items, TotalCents: o.TotalCents})
+	return &accepted, nil
 }
 
 // onOrderShipped: COMPLETED, and ORDER_COMPLETED, on which inventory turns the reservation into

@@ -22,12 +22,15 @@ type api struct {
 	store    *Store
 	relay    *outbox.Relay
 	verifier *auth.Verifier
+	schedule Schedule
+	now      func() time.Time
 }
 
 func (a *api) routes(mux *http.ServeMux) {
 	mux.Handle("POST /orders", httpapi.HandlerFunc(a.create))
 	mux.Handle("GET /orders", httpapi.HandlerFunc(a.list))
 	mux.Handle("GET /orders/{id}", httpapi.HandlerFunc(a.get))
+	mux.Handle("POST /orders/{id}/cancel", httpapi.HandlerFunc(a.cancel))
 }
 
 // CreateRequest is the body of POST /orders.
@@ -59,9 +62,14 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) error {
 	if len(key) > maxIdempotencyKey {
 		return apperr.Errorf(apperr.Invalid, "Idempotency-Key is longer than %d characters", maxIdempotencyKey)
 	}
-	o := &Order{ID: uuid.NewString(), UserID: caller.UserID, Status: Requested, Items: req.Items}
+	now := a.now()
+	o := &Order{ID: uuid.NewString(), UserID: caller.UserID, Status: Requested, Items: req.Items, CreatedAt: now}
 	requested, err := events.New(source, events.OrderRequestedV1{OrderID: o.ID, UserID: o.UserID, Items: o.Items})
 	if err != nil {
+		return err
+	}
+	// ORDER_REQUESTED is what the deadline republishes until inventory and payment have answered.
+	if err := a.schedule.Start(o, requested, now); err != nil {
 		return err
 	}
 	stored, created, err := a.store.Create(r.Context(), o, Idempotency{Key: key, Hash: hashRequest(req)}, requested)

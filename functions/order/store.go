@@ -23,7 +23,8 @@ type Store struct {
 }
 
 // orderColumns are the columns an Order is mapped from, by its db tags.
-const orderColumns = `id, user_id, status, items, inventory_reserved, total_cents, cancel_reason, tracking_id, created_at, updated_at`
+const orderColumns = `id, user_id, status, items, inventory_reserved, total_cents, cancel_reason, tracking_id,
+	cancel_requested_reason, deadline_at, deadline_attempts, created_at, updated_at`
 
 // Idempotency identifies a creating request: its Idempotency-Key (empty for none) and a hash of
 // its body.
@@ -32,7 +33,8 @@ type Idempotency struct {
 	Hash []byte
 }
 
-// Create stores o and, in the same transaction, the event announcing it in the outbox. When the
+// Create stores o (with its created_at, deadline and next event as set by the caller) and, in the
+// same transaction, the event announcing it in the outbox. When the
 // user already created an order with the same idempotency key, it returns that order instead and
 // created is false. Errors: Conflict when the key was used with a different request body.
 func (s *Store) Create(ctx context.Context, o *Order, idem Idempotency, announce cloudevents.Event) (stored *Order, created bool, err error) {
@@ -41,10 +43,11 @@ func (s *Store) Create(ctx context.Context, o *Order, idem Idempotency, announce
 		key = &idem.Key
 	}
 	err = postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx /* its error comes back from CollectOneRow */, `INSERT INTO orders (id, user_id, status, items, idempotency_key, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6)
+		rows, _ := tx.Query(ctx /* its error comes back from CollectOneRow */, `INSERT INTO orders (id, user_id, status, items,
+				idempotency_key, request_hash, deadline_at, next_event, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING
-			RETURNING `+orderColumns, o.ID, o.UserID, o.Status, o.Items, key, idem.Hash)
+			RETURNING `+orderColumns, o.ID, o.UserID, o.Status, o.Items, key, idem.Hash, o.DeadlineAt, o.nextEvent, o.CreatedAt)
 		stored, err = pgx.CollectOneRow(rows, pgx.RowToAddrOfStructByName[Order])
 		if errors.Is(err, pgx.ErrNoRows) { // nothing inserted: the key was used before
 			stored, err = (&Store{db: tx}).replay(ctx, o.UserID, idem)
@@ -119,11 +122,23 @@ func (s *Store) Update(ctx context.Context, id string, change func(*Order) (bool
 	if err != nil || !changed {
 		return &o, false, err
 	}
-	err = s.db.QueryRow(ctx, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
-		cancel_reason = $5, tracking_id = $6, updated_at = now() WHERE id = $1 RETURNING updated_at`,
-		o.ID, o.Status, o.InventoryReserved, o.TotalCents, o.CancelReason, o.TrackingID).Scan(&o.UpdatedAt)
-	if err != nil {
-		return nil, false, fmt.Errorf("update order %s: %w", id, err)
+	if err := s.save(ctx, &o); err != nil {
+		return nil, false, err
 	}
 	return &o, true, nil
+}
+
+// save writes o's changeable columns back; next_event only when a transition set a new one. s
+// must hold o's row lock (Update, or the deadline pass's claim).
+func (s *Store) save(ctx context.Context, o *Order) error {
+	err := s.db.QueryRow(ctx, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
+		cancel_reason = $5, tracking_id = $6, cancel_requested_reason = $7, deadline_at = $8,
+		deadline_attempts = $9, next_event = COALESCE($10, next_event), updated_at = now()
+		WHERE id = $1 RETURNING updated_at`,
+		o.ID, o.Status, o.InventoryReserved, o.TotalCents, o.CancelReason, o.TrackingID,
+		o.CancelRequestedReason, o.DeadlineAt, o.DeadlineAttempts, o.nextEvent).Scan(&o.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("update order %s: %w", o.ID, err)
+	}
+	return nil
 }

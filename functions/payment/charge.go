@@ -68,17 +68,24 @@ type store struct {
 	db postgres.DBTX
 }
 
-// Charge records the charge of amount for orderID with the given outcome, unless the order was
-// charged before: then the stored charge is returned and approved is ignored, so an order is never
-// charged twice, whichever event asks. Inserting first keeps the common case to one round trip; a
-// concurrent first charge of the same order makes the insert wait for it and then do nothing, and
-// the following SELECT (a new snapshot under READ COMMITTED) sees its row.
+// Charge records the charge of amount for orderID with the given outcome, unless the order has a
+// transaction already (charged, declined or voided): then the stored one is returned and approved
+// is ignored, so an order is never charged twice, whichever event asks.
 // Errors are the database's (transient).
 func (s store) Charge(ctx context.Context, orderID string, amount int64, approved bool) (transaction, error) {
 	t := transaction{OrderID: orderID, ID: uuid.NewString(), AmountCents: amount, Status: statusCompleted}
 	if !approved {
 		t.Status, t.Reason = statusFailed, events.ReasonPaymentDeclined
 	}
+	return s.settle(ctx, t)
+}
+
+// settle stores t as its order's one transaction, or returns the transaction the order has
+// already. Inserting first keeps the common case to one round trip; a concurrent first
+// transaction of the same order makes the insert wait for it and then do nothing, and the
+// following SELECT (a new snapshot under READ COMMITTED) sees its row. Errors are the
+// database's (transient).
+func (s store) settle(ctx context.Context, t transaction) (transaction, error) {
 	tag, err := s.db.Exec(ctx, `INSERT INTO transactions (order_id, id, amount_cents, status, reason)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING`,
 		t.OrderID, t.ID, t.AmountCents, t.Status, t.Reason)
@@ -89,7 +96,7 @@ func (s store) Charge(ctx context.Context, orderID string, amount int64, approve
 		return t, nil
 	}
 	t, err = postgres.QueryOne[transaction](ctx, s.db, nil,
-		`SELECT order_id, id::text AS id, amount_cents, status, reason FROM transactions WHERE order_id = $1`, orderID)
+		`SELECT order_id, id::text AS id, amount_cents, status, reason FROM transactions WHERE order_id = $1`, t.OrderID)
 	if err != nil {
 		return transaction{}, fmt.Errorf("read transaction: %w", err)
 	}

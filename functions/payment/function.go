@@ -67,11 +67,14 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	return &Function{Database: db, decide: newDecider(cfg.SuccessRate, cfg.Seed)}, nil
 }
 
-// Handle charges for INVENTORY_RESERVED; payment has no business with any other event.
+// Handle charges for INVENTORY_RESERVED and voids for ORDER_CANCEL_REQUESTED; payment has no
+// business with any other event.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
 		return inbox.Handle(ctx, f.Pool, e, f.charge)
+	case events.OrderCancelRequested:
+		return inbox.Handle(ctx, f.Pool, e, f.voidOnCancelRequest)
 	default:
 		return nil, function.Rejectf("payment does not handle %q events", e.Type())
 	}

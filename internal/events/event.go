@@ -132,6 +132,8 @@ func DecodeAny(e cloudevents.Event) (Payload, error) {
 		return Decode[OrderCompletedV1](e)
 	case OrderCancelled:
 		return Decode[OrderCancelledV1](e)
+	case OrderCancelRequested:
+		return Decode[OrderCancelRequestedV1](e)
 	}
 	return nil, fmt.Errorf("%w: %q is not a saga event type", ErrInvalid, e.Type())
 }

@@ -181,7 +181,7 @@ func TestDecodeRejects(t *testing.T) {
 
 func TestDataSchemaPerType(t *testing.T) {
 	seen := map[string]bool{}
-	for _, typ := range events.All {
+	for _, typ := range allTypes {
 		ds := events.DataSchema(typ)
 		if seen[ds] || !strings.HasSuffix(ds, ":v1") {
 			t.Errorf("%s: dataschema %q is not a unique v1 URI", typ, ds)
@@ -202,6 +202,7 @@ func TestDecodeAnyDecodesEachTypeAsItsPayload(t *testing.T) {
 		events.OrderShippedV1{OrderID: "o", TrackingID: "T"},
 		events.OrderCompletedV1{OrderID: "o", Items: lines},
 		events.OrderCancelledV1{OrderID: "o", Items: lines, Reason: "r"},
+		events.OrderCancelRequestedV1{OrderID: "o", Reason: events.ReasonTimeout, TotalCents: 1},
 	} {
 		e, err := events.New("s", p)
 		if err != nil {
@@ -216,5 +217,35 @@ func TestDecodeAnyDecodesEachTypeAsItsPayload(t *testing.T) {
 	e.SetType("ORDER_EXPLODED")
 	if _, err := events.DecodeAny(e); !errors.Is(err, events.ErrInvalid) {
 		t.Errorf("unknown type: %v, want ErrInvalid", err)
+	}
+}
+
+// The extension's payload is decoded as strictly as the seed's: an unknown field, a missing or
+// empty reason, a negative total and a subject that is not the order are all refused.
+func TestDecodeOrderCancelRequestedRejects(t *testing.T) {
+	valid := events.OrderCancelRequestedV1{OrderID: "order-1", Reason: events.ReasonCancelledByCustomer, TotalCents: 5}
+	e, err := events.New(events.SourceOrder, valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := events.Decode[events.OrderCancelRequestedV1](e); err != nil || got != valid {
+		t.Fatalf("valid payload: %+v, %v", got, err)
+	}
+	for name, data := range map[string]string{
+		"unknown field":    `{"order_id":"order-1","reason":"timeout","total_cents":5,"x":1}`,
+		"missing reason":   `{"order_id":"order-1","total_cents":5}`,
+		"empty reason":     `{"order_id":"order-1","reason":"","total_cents":5}`,
+		"negative total":   `{"order_id":"order-1","reason":"timeout","total_cents":-1}`,
+		"string total":     `{"order_id":"order-1","reason":"timeout","total_cents":"5"}`,
+		"missing order_id": `{"reason":"timeout","total_cents":5}`,
+		"padded order_id":  `{"order_id":" order-1","reason":"timeout","total_cents":5}`,
+		"trailing object":  `{"order_id":"order-1","reason":"timeout","total_cents":5}{}`,
+		"other order's id": `{"order_id":"order-2","reason":"timeout","total_cents":5}`,
+	} {
+		bad := e.Clone()
+		bad.DataEncoded = []byte(data)
+		if _, err := events.Decode[events.OrderCancelRequestedV1](bad); !errors.Is(err, events.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
 	}
 }

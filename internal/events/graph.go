@@ -15,6 +15,7 @@ var EmittedBy = map[Type]string{
 	OrderShipped:         "shipping",
 	OrderCompleted:       "order",
 	OrderCancelled:       "order",
+	OrderCancelRequested: "order",
 }
 
 // Causes lists, for each event type, the event types it is the reply to, in the order they are
@@ -23,8 +24,8 @@ var EmittedBy = map[Type]string{
 var Causes = map[Type][]Type{
 	InventoryReserved:    {OrderRequested},
 	InventoryNotReserved: {OrderRequested},
-	TransactionCompleted: {InventoryReserved},
-	TransactionFailed:    {InventoryReserved},
+	TransactionCompleted: {InventoryReserved, OrderCancelRequested},
+	TransactionFailed:    {InventoryReserved, OrderCancelRequested},
 	OrderAccepted:        {TransactionCompleted},
 	OrderShipped:         {OrderAccepted},
 	OrderCompleted:       {OrderShipped},

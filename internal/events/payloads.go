@@ -40,6 +40,15 @@ const (
 	ReasonInsufficient    = "insufficient_stock"
 	ReasonOrderCancelled  = "order_cancelled"
 	ReasonPaymentDeclined = "payment_declined"
+	// ReasonCancelled is payment's reason for a void: the order asked to be cancelled before it
+	// was charged, so it never will be.
+	ReasonCancelled = "cancelled"
+)
+
+// Reasons an order asks to be cancelled (ORDER_CANCEL_REQUESTED).
+const (
+	ReasonTimeout             = "timeout"
+	ReasonCancelledByCustomer = "cancelled_by_customer"
 )
 
 // InventoryNotReservedV1 says nothing was reserved, and why.
@@ -93,6 +102,16 @@ type OrderCancelledV1 struct {
 	Reason  string `json:"reason"`
 }
 
+// OrderCancelRequestedV1 asks payment to void the order's charge (an extension, docs/SAGA.md).
+// Payment answers with the order's transaction: TRANSACTION_COMPLETED when it was charged already
+// (the order is then approved, never cancelled), otherwise TRANSACTION_FAILED with reason
+// "cancelled", after which payment never charges it.
+type OrderCancelRequestedV1 struct {
+	OrderID    string `json:"order_id"`
+	Reason     string `json:"reason"`
+	TotalCents int64  `json:"total_cents"`
+}
+
 // Payload is implemented by every event payload.
 type Payload interface {
 	// EventType is the CloudEvents type this payload travels as.
@@ -112,6 +131,7 @@ func (OrderAcceptedV1) EventType() Type        { return OrderAccepted }
 func (OrderShippedV1) EventType() Type         { return OrderShipped }
 func (OrderCompletedV1) EventType() Type       { return OrderCompleted }
 func (OrderCancelledV1) EventType() Type       { return OrderCancelled }
+func (OrderCancelRequestedV1) EventType() Type { return OrderCancelRequested }
 
 func (p OrderRequestedV1) Order() string       { return p.OrderID }
 func (p InventoryReservedV1) Order() string    { return p.OrderID }
@@ -122,6 +142,7 @@ func (p OrderAcceptedV1) Order() string        { return p.OrderID }
 func (p OrderShippedV1) Order() string         { return p.OrderID }
 func (p OrderCompletedV1) Order() string       { return p.OrderID }
 func (p OrderCancelledV1) Order() string       { return p.OrderID }
+func (p OrderCancelRequestedV1) Order() string { return p.OrderID }
 
 // Limits that keep one event small enough for a Kafka record and a database row.
 const (
@@ -252,4 +273,8 @@ func (p OrderCompletedV1) Validate() error {
 
 func (p OrderCancelledV1) Validate() error {
 	return errors.Join(identifier("order_id", p.OrderID), ValidateLines(p.Items), required("reason", p.Reason))
+}
+
+func (p OrderCancelRequestedV1) Validate() error {
+	return errors.Join(identifier("order_id", p.OrderID), required("reason", p.Reason), nonNegative("total_cents", p.TotalCents))
 }

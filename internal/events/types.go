@@ -27,6 +27,14 @@ var All = []Type{
 	OrderAccepted, OrderShipped, OrderCompleted, OrderCancelled,
 }
 
+// OrderCancelRequested is an extension beyond the seed's nine (docs/SAGA.md): the order asks payment
+// to settle whether the order may still be cancelled. It is kept out of All, which is the seed's
+// list, and listed in Extensions.
+const OrderCancelRequested Type = "ORDER_CANCEL_REQUESTED"
+
+// Extensions lists the event types added beyond the seed's nine.
+var Extensions = []Type{OrderCancelRequested}
+
 // Sources: the CloudEvents `source` of each emitting function.
 const (
 	SourceOrder     = "ordersaga/order"
@@ -47,6 +55,7 @@ var Reactions = map[Type][]string{
 	OrderAccepted:        {"shipping"},
 	OrderShipped:         {"order"},
 	OrderCompleted:       {"inventory"},
+	OrderCancelRequested: {"payment"},
 }
 
 // Known reports whether t is one of the saga's event types.

@@ -39,6 +39,23 @@ func Add(ctx context.Context, tx postgres.DBTX, e cloudevents.Event) error {
 	return nil
 }
 
+// Requeue stores e in the outbox as part of tx to be published once more, with its id unchanged:
+// a row already there (published, or still waiting) is marked unpublished again, so the sweep
+// sends it if Publish after commit does not. Receivers' inboxes then answer with their stored
+// replies, which is what the order function's deadlines rely on. A quarantined row stays
+// quarantined. Errors are the database's.
+func Requeue(ctx context.Context, tx postgres.DBTX, e cloudevents.Event) error {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, event) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET published_at = NULL, created_at = now()`, e.ID(), raw); err != nil {
+		return fmt.Errorf("requeue in outbox: %w", err)
+	}
+	return nil
+}
+
 // Publisher is where outbox events go: Kafka in production (kafka.Producer).
 type Publisher interface {
 	Publish(ctx context.Context, es ...cloudevents.Event) error
@@ -268,21 +285,4 @@ func quarantine(ctx context.Context, tx pgx.Tx, id string, reason error) error {
 	slog.ErrorContext(ctx, "outbox: event quarantined; it will not be published", "id", id, "err", reason)
 	_, err := tx.Exec(ctx, `UPDATE outbox SET quarantined_at = now(), quarantine_reason = $2 WHERE id = $1`, id, reason.Error())
 	return err
-}
-
-// Run sweeps every interval until ctx ends, for deployments without a PingSource (the local
-// stack) and as a backstop while an instance is up. Sweep errors are passed to onError.
-func (r *Relay) Run(ctx context.Context, interval time.Duration, onError func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
-				onError(err)
-			}
-		}
-	}
 }

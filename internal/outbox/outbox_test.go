@@ -237,3 +237,32 @@ func TestAnOutageQuarantinesNothing(t *testing.T) {
 		t.Errorf("quarantined %v during an outage, want none", got)
 	}
 }
+
+func TestRequeueSendsAPublishedEventAgainWithItsID(t *testing.T) {
+	pool := newPool(t)
+	pub := &recorder{}
+	relay := outbox.NewRelay(pool, pub)
+	t.Cleanup(relay.Close)
+	relay.MinAge = 0
+	added := add(t, pool, 1)
+	if n, err := relay.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("first sweep = %d, %v", n, err)
+	}
+
+	if err := outbox.Requeue(context.Background(), pool, added[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := unpublished(t, pool); n != 1 {
+		t.Fatalf("%d unpublished after Requeue, want the row again", n)
+	}
+	fresh := eventstest.New(t, events.SourceOrder, events.OrderShippedV1{OrderID: "o", TrackingID: "T"})
+	if err := outbox.Requeue(context.Background(), pool, fresh); err != nil { // not in the outbox yet
+		t.Fatal(err)
+	}
+	if n, err := relay.Sweep(context.Background()); err != nil || n != 2 {
+		t.Fatalf("sweep after Requeue = %d, %v; want 2", n, err)
+	}
+	if len(pub.got) != 3 || pub.got[1].ID() != added[0].ID() || string(pub.got[1].Data()) != string(added[0].Data()) || pub.got[2].ID() != fresh.ID() {
+		t.Errorf("published %d events; want the requeued one again, same id and data, then the new one", len(pub.got))
+	}
+}
