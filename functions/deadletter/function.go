@@ -3,7 +3,7 @@
 // extensions knativeerrorcode (the last HTTP status), knativeerrordata (the response body,
 // base64) and knativeerrordest (the subscriber). Handle stores each one, once per event and
 // subscriber; transient ones are redriven automatically once their subscriber is healthy again,
-// for a bounded window, and admins list and replay them over REST (DESIGN.md section 10).
+// for a bounded window, and admins list and replay them over REST (docs/CONTRACTS.md, "Delivery").
 package deadletter
 
 import (

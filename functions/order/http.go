@@ -17,7 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/outbox"
 )
 
-// api is the order REST API (DESIGN.md section 5).
+// api is the order REST API (docs/CONTRACTS.md, "REST").
 type api struct {
 	store    *Store
 	relay    *outbox.Relay

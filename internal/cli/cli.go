@@ -1,5 +1,5 @@
 // Package cli is ordersctl, the management CLI of the order saga: signup and login, items and
-// orders over the REST gateway (DESIGN.md section 5), and the flow of events on the broker's
+// orders over the REST gateway (docs/CONTRACTS.md, "REST"), and the flow of events on the broker's
 // Kafka topic (tail, trace, send). The root command is built from an Env and a pair of writers,
 // so tests run every command in-process.
 package cli

@@ -43,7 +43,7 @@ const (
 	SourceShipping  = "ordersaga/shipping"
 )
 
-// Reactions is the saga's event table (DESIGN.md section 3): which function reacts to which event
+// Reactions is the saga's event table (docs/CONTRACTS.md): which function reacts to which event
 // type. The deployment tests check that triggers/ routes exactly these.
 var Reactions = map[Type][]string{
 	OrderRequested:       {"inventory"},

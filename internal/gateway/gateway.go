@@ -1,5 +1,5 @@
 // Package gateway is the one public entry to the system: a reverse proxy that forwards the REST
-// paths of DESIGN.md section 5 to the function serving each, and nothing else. The functions
+// paths of docs/CONTRACTS.md ("REST") to the function serving each, and nothing else. The functions
 // themselves stay cluster-local, so nobody outside can POST a saga event to them; only the
 // broker can. The local stack serves the same handler on 127.0.0.1:8080.
 package gateway
