@@ -93,21 +93,33 @@ func costBetween(before, after usage, ended int) Cost {
 // clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every Linux this runs on.
 const clockTicks = 100
 
-// procStat returns fields 14-17 of /proc/PID/stat (utime, stime, cutime, cstime) in seconds.
+// procStat returns pid's CPU times in seconds: its own (utime+stime) and its waited-for
+// children's (cutime+cstime).
 func procStat(pid int) (self, children float64, ok bool) {
 	buf, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return 0, 0, false
 	}
-	// The command name (field 2) may hold spaces; the fields after it follow its last ')'.
-	s := string(buf)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	return parseStat(string(buf))
+}
+
+// parseStat reads fields 14-17 (utime, stime, cutime, cstime) of a /proc/PID/stat line. The
+// command name (field 2) may hold spaces and parentheses; the fields after it follow its last ')'.
+func parseStat(s string) (self, children float64, ok bool) {
+	closing := strings.LastIndexByte(s, ')')
+	if closing < 0 || closing+2 > len(s) {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[closing+2:])
 	if len(f) < 15 {
 		return 0, 0, false
 	}
 	t := make([]float64, 4)
 	for i := range t {
-		v, _ := strconv.ParseFloat(f[11+i], 64)
+		v, err := strconv.ParseFloat(f[11+i], 64)
+		if err != nil {
+			return 0, 0, false
+		}
 		t[i] = v / clockTicks
 	}
 	return t[0] + t[1], t[2] + t[3], true
