@@ -7,6 +7,7 @@
 #   3. ko resolve config/ and triggers/ on that base, pinned by digest (KO_DEFAULTBASEIMAGE, so
 #      ko.yaml's own defaultBaseImage is left as it is), with an SPDX SBOM per image;
 #   4. stop the registry it started.
+# IMAGES_PLATFORMS (os/arch,...) builds fewer platforms than ko.yaml's defaultPlatforms.
 # Writes to IMAGES_OUT (.data/images): release.yaml (every image by digest), image-refs.txt,
 # base.txt (the base by digest) and sbom/ (ko's SBOM files).
 # KO and CRANE are the tools' paths (the Makefile installs pinned versions into bin/tools).
@@ -18,11 +19,12 @@ out=${IMAGES_OUT:-.data/images}
 registry=${IMAGES_REGISTRY:-}
 export KO_CONFIG_PATH=${KO_CONFIG_PATH:-ko.yaml}
 
-# ko.yaml's defaultPlatforms, as os/arch,os/arch: the base must offer every platform ko builds.
-platforms=$(sed -n '/^defaultPlatforms:/,/^[^ ]/s/^ *- *//p' "$KO_CONFIG_PATH" | paste -sd, -)
+# ko.yaml's defaultPlatforms, as os/arch,os/arch, unless IMAGES_PLATFORMS narrows them: the base
+# must offer every platform ko builds, and ko builds exactly these (--platform).
+platforms=${IMAGES_PLATFORMS:-$(sed -n '/^defaultPlatforms:/,/^[^ ]/s/^ *- *//p' "$KO_CONFIG_PATH" | paste -sd, -)}
 [ -n "$platforms" ] || { echo "images: no defaultPlatforms in $KO_CONFIG_PATH" >&2; exit 1; }
 
-rm -rf "$out"
+rm -rf "$out/sbom" "$out/release.yaml" "$out/image-refs.txt" "$out/base.txt"
 mkdir -p "$out/sbom"
 
 if [ -z "$registry" ]; then
@@ -47,7 +49,7 @@ echo "$base" >"$out/base.txt"
 echo "images: base $base ($platforms)" >&2
 
 KO_DOCKER_REPO="$registry/ordersaga" KO_DEFAULTBASEIMAGE="$base" \
-  "$KO" resolve --push=true -B --sbom=spdx --sbom-dir "$out/sbom" --image-refs "$out/image-refs.txt" \
+  "$KO" resolve --push=true -B --platform "$platforms" --sbom=spdx --sbom-dir "$out/sbom" --image-refs "$out/image-refs.txt" \
   -f config/ -f triggers/ >"$out/release.yaml.partial"
 mv "$out/release.yaml.partial" "$out/release.yaml"
-echo "images: $(wc -l <"$out/image-refs.txt") images in $((SECONDS - start)) s; release $out/release.yaml, SBOMs $out/sbom" >&2
+echo "images: $(grep -c "image:" "$out/release.yaml") images ($platforms) in $((SECONDS - start)) s; release $out/release.yaml, SBOMs $out/sbom" >&2
