@@ -141,7 +141,13 @@ func checkImage(t *testing.T, ctx context.Context, fn string, ref name.Digest, h
 		if first != base[p] {
 			t.Errorf("%s: first layer %s is not the local base's %s", p, first, base[p])
 		}
-		checkSBOM(t, filepath.Join(sbomDir, fn+"-"+strings.ReplaceAll(p, "/", "-")+".spdx.json"), desc.Digest)
+		file, err := os.ReadFile(filepath.Join(sbomDir, fn+"-"+strings.ReplaceAll(p, "/", "-")+".spdx.json"))
+		if err != nil {
+			t.Errorf("%s: SBOM file: %v", p, err)
+		} else {
+			checkSBOM(t, p+" SBOM file", file, desc.Digest)
+		}
+		checkSBOM(t, p+" SBOM in the registry", attachedSBOM(t, ctx, ref.Context(), desc.Digest), desc.Digest)
 	}
 	var want []string
 	for _, p := range platforms {
@@ -154,15 +160,10 @@ func checkImage(t *testing.T, ctx context.Context, fn string, ref name.Digest, h
 	}
 }
 
-// checkSBOM checks that the SPDX document at path describes the image digest and lists this
-// module among its packages.
-func checkSBOM(t *testing.T, path string, digest v1.Hash) {
+// checkSBOM checks that the SPDX document b describes the image digest and lists this module
+// among its packages.
+func checkSBOM(t *testing.T, what string, b []byte, digest v1.Hash) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Errorf("SBOM: %v", err)
-		return
-	}
 	var doc struct {
 		SPDXVersion string `json:"spdxVersion"`
 		Packages    []struct {
@@ -170,22 +171,48 @@ func checkSBOM(t *testing.T, path string, digest v1.Hash) {
 		} `json:"packages"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Errorf("SBOM %s: %v", path, err)
+		t.Errorf("%s: %v", what, err)
 		return
 	}
 	if !strings.HasPrefix(doc.SPDXVersion, "SPDX-") {
-		t.Errorf("SBOM %s: spdxVersion %q", path, doc.SPDXVersion)
+		t.Errorf("%s: spdxVersion %q", what, doc.SPDXVersion)
 	}
 	var names []string
 	for _, p := range doc.Packages {
 		names = append(names, p.Name)
 	}
 	if !slices.Contains(names, module) {
-		t.Errorf("SBOM %s does not name the module %s: %v", path, module, names)
+		t.Errorf("%s does not name the module %s: %v", what, module, names)
 	}
 	if !slices.Contains(names, digest.String()) {
-		t.Errorf("SBOM %s does not describe the image %s: %v", path, digest, names)
+		t.Errorf("%s does not describe the image %s: %v", what, digest, names)
 	}
+}
+
+// attachedSBOM reads the SBOM ko attached to the image digest in repo: the artifact tagged
+// sha256-<hex>.sbom, whose one layer is the document.
+func attachedSBOM(t *testing.T, ctx context.Context, repo name.Repository, digest v1.Hash) []byte {
+	t.Helper()
+	img, err := remote.Image(repo.Tag(digest.Algorithm+"-"+digest.Hex+".sbom"), remote.WithContext(ctx))
+	if err != nil {
+		t.Errorf("no SBOM attached to %s in the registry: %v", digest, err)
+		return nil
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Errorf("SBOM artifact of %s: %d layers, %v", digest, len(layers), err)
+		return nil
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // userID is the numeric user of a config's User ("65532" or "65532:65532"); -1 when it is not
