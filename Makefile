@@ -125,14 +125,12 @@ KO := $(TOOLS)/ko-$(KO_VERSION)
 CRANE := $(TOOLS)/crane-$(CRANE_VERSION)
 
 $(KO):
-	@mkdir -p $(TOOLS)/tmp
-	GOBIN=$(TOOLS)/tmp $(GO) install github.com/google/ko@$(KO_VERSION)
-	mv $(TOOLS)/tmp/ko $@
+	GOBIN=$@.install $(GO) install github.com/google/ko@$(KO_VERSION)
+	mv $@.install/ko $@ && rmdir $@.install
 
 $(CRANE):
-	@mkdir -p $(TOOLS)/tmp
-	GOBIN=$(TOOLS)/tmp $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
-	mv $(TOOLS)/tmp/crane $@
+	GOBIN=$@.install $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+	mv $@.install/crane $@ && rmdir $@.install
 
 ## tools: install ko and crane into bin/tools
 tools: $(KO) $(CRANE)
