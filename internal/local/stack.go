@@ -25,6 +25,7 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/ordersaga/ordersaga/internal/gateway"
+	"github.com/ordersaga/ordersaga/internal/httpapi"
 	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
@@ -244,7 +245,7 @@ func (s *Stack) serve(ctx context.Context, addr string, h http.Handler) (string,
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(h)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
