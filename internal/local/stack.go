@@ -179,7 +179,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.run(ctx, "trigger "+t.Name, d.Run)
 	}
 
-	front, err := gateway.Handler(urls)
+	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
 	if err != nil {
 		return nil, err
 	}
