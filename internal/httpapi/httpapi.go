@@ -114,7 +114,7 @@ func Status(err error) int {
 // made by RetryAfter also sets the Retry-After header.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status := Status(err)
-	if status >= 500 {
+	if status == http.StatusInternalServerError { // not a deliberate 503, which a flood repeats
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == http.StatusUnauthorized {
