@@ -12,7 +12,7 @@ func TestClientIPTrustsOnlyTheConfiguredProxies(t *testing.T) {
 		want    string
 	}{
 		{nil, 0, "10.0.0.1"},
-		{[]string{"203.0.113.9"}, 0, "10.0.0.1"},                 // the client's claim is ignored
+		{[]string{"203.0.113.9"}, 0, "10.0.0.1"},                   // the client's claim is ignored
 		{[]string{"203.0.113.9, 198.51.100.4"}, 1, "198.51.100.4"}, // one proxy: it appended the client
 		{[]string{"203.0.113.9", "198.51.100.4"}, 1, "198.51.100.4"},
 		{[]string{"198.51.100.4, 10.0.0.2"}, 2, "198.51.100.4"},
