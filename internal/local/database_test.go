@@ -185,3 +185,47 @@ func TestUnreachableDatabaseURLIsAnError(t *testing.T) {
 		t.Errorf("a private cluster was set up anyway (%v)", err)
 	}
 }
+
+// A cluster an earlier version made on trust authentication gets the superuser password and the
+// SCRAM rules on its next start.
+func TestATrustClusterIsMovedToPasswords(t *testing.T) {
+	dir := privateDataDir(t)
+	bin, err := postgresBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := filepath.Abs(filepath.Join(dir, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cluster, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := openToPostgres(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := chownToPostgres(cluster); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := pgCommand(bin, "initdb", "-D", cluster, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	db, err := startDatabase(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.stop()
+	if err := ping(ctx, db.adminURL); err != nil {
+		t.Fatalf("the superuser with its new password: %v", err)
+	}
+	admin, _ := url.Parse(db.adminURL)
+	if err := ping(ctx, "postgres://postgres@"+admin.Host+"/postgres?sslmode=disable"); err == nil {
+		t.Error("the moved cluster still trusts connections without a password")
+	}
+	if b, err := os.ReadFile(filepath.Join(cluster, "pg_hba.conf")); err != nil || string(b) != hbaRules {
+		t.Errorf("pg_hba.conf is not the stack's rules: %v\n%s", err, b)
+	}
+}
