@@ -152,3 +152,28 @@ tools: $(KO) $(CRANE)
 IMAGES_OUT ?= .data/images
 images: tools
 	KO=$(KO) CRANE=$(CRANE) IMAGES_OUT='$(IMAGES_OUT)' IMAGES_REGISTRY='$(IMAGES_REGISTRY)' IMAGES_PLATFORMS='$(IMAGES_PLATFORMS)' scripts/images.sh
+
+# ---- Known vulnerabilities ----
+## vuln: govulncheck on every package. Its database is built here from the golang.org/x/vulndb
+## module (its data/osv folder, indexed by the module's own cmd/indexdb), so only the Go module
+## proxy is needed, not vuln.go.dev; built once per VULNDB_VERSION into .data/. Bump
+## VULNDB_VERSION (go list -m golang.org/x/vulndb@latest) to learn of newer reports. VULN_DB
+## names another database (https://vuln.go.dev on a machine with internet). Fails on a reached
+## vulnerability in a dependency (bump it in go.mod); standard-library ones are listed with the Go
+## release that fixes them and fail only with VULN_STRICT=1, since the toolchain is the machine's
+## (cmd/ordersaga-vulngate).
+GOVULNCHECK_VERSION ?= v1.9.0
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+VULNDB_DIR := .data/vulndb-$(VULNDB_VERSION)
+VULN_DB ?= file://$(abspath $(VULNDB_DIR))
+.PHONY: vuln
+vuln: $(if $(filter file://$(abspath $(VULNDB_DIR)),$(VULN_DB)),$(VULNDB_DIR)/index/db.json)
+	set -o pipefail; $(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db $(VULN_DB) -format json ./... \
+	  | $(GO) run ./cmd/ordersaga-vulngate $(if $(VULN_STRICT),-strict)
+
+$(VULNDB_DIR)/index/db.json:
+	$(GO) mod download golang.org/x/vulndb@$(VULNDB_VERSION)
+	rm -rf $(VULNDB_DIR).tmp && mkdir -p $(dir $(VULNDB_DIR))
+	$(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) \
+	  -vulns "$$($(GO) env GOMODCACHE)/golang.org/x/vulndb@$(VULNDB_VERSION)/data/osv" -out $(VULNDB_DIR).tmp
+	mv $(VULNDB_DIR).tmp $(VULNDB_DIR)

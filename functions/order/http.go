@@ -44,6 +44,23 @@ const publishTimeout = 2 * time.Second
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 200
 
+// idempotencyKey is r's Idempotency-Key ("" for none). The IETF draft makes it a structured-field
+// string: printable ASCII. Anything else is refused here rather than reaching PostgreSQL, where
+// bytes that are not UTF-8 failed the insert (a 500 that a retry repeats). Errors: apperr
+// Invalid, naming the rule broken but not echoing the key.
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		return "", apperr.Errorf(apperr.Invalid, "Idempotency-Key is longer than %d characters", maxIdempotencyKey)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return "", apperr.Errorf(apperr.Invalid, "Idempotency-Key must be printable ASCII (byte %d is 0x%02x)", i, key[i])
+		}
+	}
+	return key, nil
+}
+
 // create places an order for the caller: 202 with the order in status REQUESTED. The saga runs
 // on from the outbox. A retry with the same Idempotency-Key returns the same order.
 func (a *api) create(w http.ResponseWriter, r *http.Request) error {
@@ -58,9 +75,9 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) error {
 	if err := events.ValidateLines(req.Items); err != nil {
 		return apperr.Errorf(apperr.Invalid, "%s", err.Error())
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyKey {
-		return apperr.Errorf(apperr.Invalid, "Idempotency-Key is longer than %d characters", maxIdempotencyKey)
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
 	}
 	now := a.now()
 	o := &Order{ID: uuid.NewString(), UserID: caller.UserID, Status: Requested, Items: req.Items, CreatedAt: now}

@@ -43,6 +43,11 @@ type Config struct {
 	TokenTTL time.Duration `envconfig:"TOKEN_TTL" default:"15m"`
 	// CookieInsecure drops the cookie's Secure attribute, for plain-HTTP local use only.
 	CookieInsecure bool `envconfig:"COOKIE_INSECURE"`
+	// AttemptsPerClient and AttemptsPerAccount limit /signup and /login together: attempts a
+	// minute (and at once) per client address and per account email; more get 429 with
+	// Retry-After (ratelimit.go). 0 means the default (60 and 10).
+	AttemptsPerClient  int `envconfig:"AUTH_ATTEMPTS_PER_CLIENT"`
+	AttemptsPerAccount int `envconfig:"AUTH_ATTEMPTS_PER_ACCOUNT"`
 
 	hashParams *argon2Params // tests use cheap parameters; nil means defaultArgon2
 }
@@ -51,6 +56,7 @@ type Config struct {
 type Function struct {
 	function.Database
 	hasher   *hasher
+	limits   *attemptLimits
 	signer   *auth.Signer
 	verifier *auth.Verifier
 	jwks     auth.JWKSet
@@ -69,6 +75,10 @@ func New(ctx context.Context) (*Function, error) { return function.FromEnv(ctx, 
 func Open(ctx context.Context, cfg Config) (*Function, error) {
 	if cfg.TokenTTL <= 0 || cfg.TokenTTL > 24*time.Hour {
 		return nil, errors.New("TOKEN_TTL must be positive and at most 24h")
+	}
+	limits, err := limitsFromConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
 	admins := map[string]bool{}
 	for _, e := range cfg.AdminEmails {
@@ -105,6 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	f := &Function{
 		Database: db,
 		hasher:   newHasher(params),
+		limits:   limits,
 		signer:   auth.NewSigner(priv, auth.KeyID(pub), cfg.TokenTTL),
 		verifier: auth.NewVerifier(auth.StaticKey(pub)),
 		jwks:     auth.JWKSet{Keys: []auth.JWK{auth.PublicJWK(pub)}},

@@ -27,9 +27,9 @@ var errBadCredentials = apperr.Errorf(apperr.Unauthorized, "invalid email or pas
 
 // signup creates an account: 201 {id, email, role}. Errors: 400 (bad body, email or password),
 // 403 (an admin's email: admin accounts come from configuration), 409 (email taken, in any
-// case), 413, 415.
+// case), 413, 415, 429 (attemptLimits), 503 (the password hash queue is full).
 func (f *Function) signup(w http.ResponseWriter, r *http.Request) error {
-	c, err := decodeCredentials(r)
+	c, err := f.limitedCredentials(r)
 	if err != nil {
 		return err
 	}
@@ -59,10 +59,11 @@ var errAdminSignup = apperr.Errorf(apperr.Forbidden, "this email cannot be used 
 
 // login checks credentials and issues an access token, in the body and as an HttpOnly cookie.
 // An unknown email costs the same password hash as a wrong password and gets the same 401, so
-// neither the answer nor its timing tells whether an account exists. Errors: 400, 401, 413, 415.
+// neither the answer nor its timing tells whether an account exists. Errors: 400, 401, 413, 415,
+// 429 (attemptLimits), 503 (the password hash queue is full).
 func (f *Function) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	c, err := decodeCredentials(r)
+	c, err := f.limitedCredentials(r)
 	if err != nil {
 		return err
 	}
@@ -97,6 +98,21 @@ func (f *Function) login(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	httpapi.WriteJSON(w, http.StatusOK, loginView{AccessToken: token, ExpiresAt: expires.UTC().Format(time.RFC3339)})
 	return nil
+}
+
+// limitedCredentials reads a signup or login body within the attempt limits: the client's is
+// checked before the body is read, the account's once its email is known. Errors: those of
+// decodeCredentials, and TooManyRequests.
+func (f *Function) limitedCredentials(r *http.Request) (credentials, error) {
+	now := f.now()
+	if err := f.limits.checkClient(r, now); err != nil {
+		return credentials{}, err
+	}
+	c, err := decodeCredentials(r)
+	if err != nil {
+		return c, err
+	}
+	return c, f.limits.checkAccount(c.Email, now)
 }
 
 // logout clears the cookie: 204. It needs no token (there is nothing to revoke: tokens are

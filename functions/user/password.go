@@ -10,8 +10,12 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
 // argon2Params are the argon2id parameters of a password hash.
@@ -43,34 +47,66 @@ var errBadHash = errors.New("stored password hash is malformed")
 
 // hasher hashes and checks passwords. At most GOMAXPROCS hashes run at once: argon2id is
 // memory-hard by design, so unbounded concurrent logins would multiply its 19 MiB per hash into
-// an out-of-memory kill; excess requests queue (and give up when their request is cancelled).
+// an out-of-memory kill. Up to queueFactor times as many wait their turn (a few hashes' time,
+// tens of milliseconds) and give up when their request is cancelled; beyond that a request is
+// refused at once (errBusy, 503 with Retry-After) rather than left waiting for as long as a
+// flood lasts.
 type hasher struct {
-	params argon2Params
-	slots  chan struct{}
-	runs   atomic.Int64 // key derivations so far; the tests count them
+	params   argon2Params
+	slots    chan struct{}
+	waiting  atomic.Int64 // requests waiting for a slot
+	maxQueue int64
+	runs     atomic.Int64 // key derivations so far; the tests count them
 
 	dummySalt []byte // for dummy checks, which must cost what a real one costs
 	dummyKey  []byte
 }
 
+// queueFactor is how many waiting hashes the hasher allows per running one.
+const queueFactor = 8
+
+// errBusy refuses a hash when the queue is full.
+var errBusy = httpapi.RetryAfter(apperr.Errorf(apperr.Unavailable, "too many sign-ins at once; try again shortly"), time.Second)
+
 func newHasher(p argon2Params) *hasher {
-	h := &hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	procs := runtime.GOMAXPROCS(0)
+	h := &hasher{params: p, slots: make(chan struct{}, procs), maxQueue: int64(queueFactor * procs),
 		dummySalt: make([]byte, p.SaltLen), dummyKey: make([]byte, p.KeyLen)}
 	_, _ = rand.Read(h.dummySalt)
 	_, _ = rand.Read(h.dummyKey)
 	return h
 }
 
-// derive runs argon2id under the concurrency limit. Errors: only ctx's.
+// derive runs argon2id under the concurrency limit. Errors: errBusy when the queue is full,
+// ctx's.
 func (h *hasher) derive(ctx context.Context, password string, salt []byte, p argon2Params) ([]byte, error) {
-	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
 	}
 	defer func() { <-h.slots }()
 	h.runs.Add(1)
 	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
+}
+
+// acquire takes a hashing slot: at once if one is free, after a wait if the queue has room.
+// Errors: errBusy, ctx's.
+func (h *hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxQueue {
+		h.waiting.Add(-1)
+		return errBusy
+	}
+	defer h.waiting.Add(-1)
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Hash returns password's argon2id hash in PHC string form.

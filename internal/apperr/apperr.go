@@ -12,14 +12,16 @@ import (
 type Code string
 
 const (
-	Invalid         Code = "invalid"          // the input can never succeed as it is
-	Unauthorized    Code = "unauthorized"     // no, bad or expired credentials
-	Forbidden       Code = "forbidden"        // authenticated, but not allowed
-	NotFound        Code = "not_found"        // no such thing (or not yours to see)
-	Conflict        Code = "conflict"         // clashes with the current state
-	TooLarge        Code = "too_large"        // the body exceeds the limit
-	UnsupportedType Code = "unsupported_type" // wrong content type
-	Internal        Code = "internal"         // our fault; may succeed on retry
+	Invalid         Code = "invalid"           // the input can never succeed as it is
+	Unauthorized    Code = "unauthorized"      // no, bad or expired credentials
+	Forbidden       Code = "forbidden"         // authenticated, but not allowed
+	NotFound        Code = "not_found"         // no such thing (or not yours to see)
+	Conflict        Code = "conflict"          // clashes with the current state
+	TooLarge        Code = "too_large"         // the body exceeds the limit
+	UnsupportedType Code = "unsupported_type"  // wrong content type
+	TooManyRequests Code = "too_many_requests" // over a rate limit; try again later
+	Unavailable     Code = "unavailable"       // overloaded right now; try again later
+	Internal        Code = "internal"          // our fault; may succeed on retry
 )
 
 // Error is an error with a code and a client-safe message.

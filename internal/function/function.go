@@ -116,11 +116,7 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           NewHandler(fn),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := httpapi.NewServer(NewHandler(fn))
 	slog.Info("ready", "addr", ln.Addr().String(), "startup_ms", time.Since(started).Milliseconds())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

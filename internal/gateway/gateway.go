@@ -34,8 +34,9 @@ var Routes = map[string]string{
 	"/deadletters/": "deadletter",
 }
 
-// proxies returns a reverse proxy per route, to urls[function].
-func proxies(urls map[string]string) (map[string]http.Handler, error) {
+// proxies returns a reverse proxy per route, to urls[function], each refusing oversized bodies
+// itself (limitBody). trustedProxies is Config.TrustedProxies (see clientIP).
+func proxies(urls map[string]string, trustedProxies int) (map[string]http.Handler, error) {
 	// Keep connections to the functions alive under load (net/http's default keeps 2 per host).
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 1000, 200
@@ -54,13 +55,21 @@ func proxies(urls map[string]string) (map[string]http.Handler, error) {
 				Rewrite: func(pr *httputil.ProxyRequest) {
 					pr.SetURL(target)
 					pr.SetXForwarded()
+					// One address, the client's as far as the gateway can tell; never the
+					// client's own claim, which the per-client login limit would believe.
+					pr.Out.Header.Set("X-Forwarded-For", clientIP(pr.In, trustedProxies))
 				},
 				Transport: transport,
 				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					if isTooLarge(err) {
+						httpapi.WriteError(w, r, errTooLarge)
+						return
+					}
 					slog.WarnContext(r.Context(), "gateway: function unreachable", "function", fn, "err", err)
 					httpapi.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "the " + fn + " function is unavailable; try again"})
 				},
 			}
+			proxy = limitBody(proxy)
 			byFunction[fn] = proxy
 		}
 		out[path] = proxy
@@ -72,7 +81,7 @@ func proxies(urls map[string]string) (map[string]http.Handler, error) {
 // gateway's readiness (every function behind it ready) on GET /health/readiness, and answers
 // every other path with a JSON 404. The local stack serves it; a cluster runs Function.
 func Handler(urls map[string]string) (http.Handler, error) {
-	f, err := open(urls)
+	f, err := open(urls, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +100,11 @@ type Config struct {
 	InventoryURL string `envconfig:"INVENTORY_URL" required:"true"`
 	// DeadletterURL is the dead-letter function, whose admin API the gateway fronts.
 	DeadletterURL string `envconfig:"DEADLETTER_URL" required:"true"`
+	// TrustedProxies is how many proxies in front of the gateway append the address they got a
+	// request from to X-Forwarded-For (Knative's ingress and queue-proxy on a cluster); see
+	// clientIP. 0 (the default) trusts none: every client then counts as its nearest proxy, so
+	// per-client limits become shared ones, which errs on the safe side.
+	TrustedProxies int `envconfig:"GATEWAY_TRUSTED_PROXIES" default:"0"`
 }
 
 // Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It is
@@ -107,12 +121,15 @@ func New(context.Context) (*Function, error) {
 	if err := envconfig.Process("", &cfg); err != nil {
 		return nil, err
 	}
-	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL, "deadletter": cfg.DeadletterURL})
+	if cfg.TrustedProxies < 0 {
+		return nil, fmt.Errorf("GATEWAY_TRUSTED_PROXIES must be 0 or more, not %d", cfg.TrustedProxies)
+	}
+	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL, "deadletter": cfg.DeadletterURL}, cfg.TrustedProxies)
 }
 
 // open builds the gateway in front of urls (base URL by function name).
-func open(urls map[string]string) (*Function, error) {
-	routes, err := proxies(urls)
+func open(urls map[string]string, trustedProxies int) (*Function, error) {
+	routes, err := proxies(urls, trustedProxies)
 	if err != nil {
 		return nil, err
 	}

@@ -101,19 +101,25 @@ func Status(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case apperr.UnsupportedType:
 		return http.StatusUnsupportedMediaType
+	case apperr.TooManyRequests:
+		return http.StatusTooManyRequests
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
 }
 
-// WriteError writes err as {"error": message}; internal errors are logged, never shown.
+// WriteError writes err as {"error": message}; internal errors are logged, never shown. An error
+// made by RetryAfter also sets the Retry-After header.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status := Status(err)
-	if status >= 500 {
+	if status == http.StatusInternalServerError { // not a deliberate 503, which a flood repeats
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ordersaga"`)
 	}
+	setRetryAfter(w, err)
 	WriteJSON(w, status, map[string]string{"error": apperr.MessageOf(err)})
 }

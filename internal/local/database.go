@@ -87,30 +87,42 @@ func postgresBinaries() (string, error) {
 		"(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) so a private one can be started")
 }
 
-// startPrivateCluster runs a PostgreSQL of our own on a free port, with trust authentication on
-// 127.0.0.1 only. PostgreSQL refuses to run as root, so as root it runs as the postgres user.
+// startPrivateCluster runs a PostgreSQL of our own on a free port, listening on 127.0.0.1 and
+// a Unix socket inside its data folder only, with password (SCRAM) authentication for every
+// connection: anyone else on the machine reaches the port, so trust authentication would hand
+// them every function's data. The superuser's password is generated on the first start and kept
+// beside the cluster (superuserPasswordFile, 0600). PostgreSQL refuses to run as root, so as root
+// it runs as the postgres user.
 func startPrivateCluster(bin, dir string) (*database, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	runAs := func(name string, args ...string) *exec.Cmd { return pgCommand(bin, name, args...) }
-	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+	dataDir := filepath.Dir(dir)
+	if os.Geteuid() == 0 {
+		if err := openToPostgres(dataDir); err != nil {
 			return nil, err
 		}
-		if os.Geteuid() == 0 {
-			if err := chownToPostgres(dir); err != nil {
-				return nil, err
-			}
-			if err := exec.Command("runuser", "-u", "postgres", "--", "test", "-w", dir).Run(); err != nil {
-				return nil, fmt.Errorf("as root, PostgreSQL runs as the postgres user, who cannot reach %s "+
-					"(a parent folder is closed to it): set ORDERSAGA_DATA to a folder it can reach, "+
-					"or DATABASE_URL to a running server", dir)
-			}
+	}
+	passwordFile := filepath.Join(dataDir, superuserPasswordFile)
+	_, statErr := os.Stat(passwordFile)
+	legacy := false // a cluster made by an earlier version, on trust authentication
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
+		if err := initCluster(runAs, dir, passwordFile); err != nil {
+			return nil, err
 		}
-		if out, err := runAs("initdb", "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	} else {
+		legacy = statErr != nil
+	}
+	password, err := secretFile(passwordFile)
+	if err != nil {
+		return nil, err
+	}
+	if !legacy {
+		// Rewritten at every start, so the authentication rules are always these.
+		if err := writeHBA(dir); err != nil {
+			return nil, err
 		}
 	}
 	// A server left running by a stack that was killed (its pg_ctl stop never ran) holds the
@@ -124,7 +136,7 @@ func startPrivateCluster(bin, dir string) (*database, error) {
 	logFile := filepath.Join(dir, "server.log")
 	// Absolute paths throughout: the server runs from inside its data folder, so a relative
 	// socket folder would resolve against the wrong place.
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s", port, dir)
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c password_encryption=scram-sha-256 -k %s", port, dir)
 	if out, err := runAs("pg_ctl", "-D", dir, "-o", opts, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("PostgreSQL did not start (pg_ctl: %v); its log %s ends with:\n%s\n%s",
 			err, logFile, lastLines(logFile, 10), strings.TrimSpace(string(out)))
@@ -134,9 +146,121 @@ func startPrivateCluster(bin, dir string) (*database, error) {
 			logf("stopping PostgreSQL: %v: %s", err, out)
 		}
 	}
-	adminURL := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	admin := &url.URL{Scheme: "postgres", User: url.UserPassword("postgres", password),
+		Host: fmt.Sprintf("127.0.0.1:%d", port), Path: "/postgres", RawQuery: "sslmode=disable"}
+	if legacy {
+		if err := secureLegacyCluster(dir, admin); err != nil {
+			stop()
+			return nil, err
+		}
+	}
 	logf("started a private PostgreSQL in %s on port %d", dir, port)
-	return &database{adminURL: adminURL, stop: stop}, nil
+	return &database{adminURL: admin.String(), stop: stop}, nil
+}
+
+// superuserPasswordFile holds the private cluster's superuser password, in the data folder.
+const superuserPasswordFile = "postgres-password"
+
+// hbaRules are the private cluster's only authentication rules: a password for everyone, on the
+// socket and on loopback alike.
+const hbaRules = `# Written by the ordersaga local stack at every start (internal/local/database.go):
+# password (SCRAM) authentication for every connection, nothing else.
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+host  all all ::1/128 scram-sha-256
+`
+
+// initCluster creates the cluster in dir with SCRAM authentication and the superuser password
+// from passwordFile (generated now). initdb reads it from a file, so the password never appears
+// on a command line that ps shows.
+func initCluster(runAs func(string, ...string) *exec.Cmd, dir, passwordFile string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := secretFile(passwordFile); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if err := chownToPostgres(dir); err != nil {
+			return err
+		}
+		if err := exec.Command("runuser", "-u", "postgres", "--", "test", "-w", dir).Run(); err != nil {
+			return fmt.Errorf("as root, PostgreSQL runs as the postgres user, who cannot reach %s "+
+				"(a parent folder is closed to it): set ORDERSAGA_DATA to a folder it can reach, "+
+				"or DATABASE_URL to a running server", dir)
+		}
+	}
+	// initdb runs as the postgres user when we are root: it gets its own copy of the password,
+	// removed at once.
+	pwfile := dir + ".pwfile"
+	b, err := os.ReadFile(passwordFile)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(pwfile, b, 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	if os.Geteuid() == 0 {
+		if err := chownToPostgres(pwfile); err != nil {
+			return err
+		}
+	}
+	if out, err := runAs("initdb", "-D", dir, "-U", "postgres", "--auth=scram-sha-256", "--pwfile="+pwfile, "-E", "UTF8").CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// writeHBA replaces dir's pg_hba.conf with hbaRules (owned by the postgres user when we are root).
+func writeHBA(dir string) error {
+	file := filepath.Join(dir, "pg_hba.conf")
+	if err := os.WriteFile(file, []byte(hbaRules), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if os.Geteuid() == 0 {
+		return chownToPostgres(file)
+	}
+	return nil
+}
+
+// secureLegacyCluster moves a cluster made on trust authentication by an earlier version (still
+// running on it, just started) to SCRAM: the superuser gets the generated password, then the
+// rules are replaced and reloaded. Errors: the connection's or the statements'.
+func secureLegacyCluster(dir string, admin *url.URL) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return fmt.Errorf("set a password on the private PostgreSQL in %s: %w", dir, err)
+	}
+	defer conn.Close(ctx)
+	password, _ := admin.User.Password()
+	if err := postgres.SetPassword(ctx, conn, "postgres", password); err != nil {
+		return err
+	}
+	if err := writeHBA(dir); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("reload the authentication rules: %w", err)
+	}
+	logf("the private PostgreSQL in %s now requires passwords", dir)
+	return nil
+}
+
+// openToPostgres lets the postgres user (the server's, when we are root) through the data folder
+// to its cluster and nothing more: group postgres, mode 0710 (traverse, not list or read).
+func openToPostgres(dataDir string) error {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("running as root needs a postgres user to run PostgreSQL as: %w", err)
+	}
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dataDir, -1, gid); err != nil {
+		return err
+	}
+	return os.Chmod(dataDir, 0o710)
 }
 
 // pgCommand runs one of PostgreSQL's programs from bin, as the postgres user when we are root.
@@ -163,13 +287,10 @@ func chownToPostgres(dir string) error {
 }
 
 // functionURLs creates each function's role and schema (postgres.EnsureRole) and returns the
-// URL each function connects with: its own role, which can touch nothing but its schema. The
-// roles' password is generated once per data folder (kept there, 0600) and set on every start.
+// URL each function connects with: its own role, which can touch nothing but its schema. Each
+// role has its own password, generated once per data folder (db-password-<function>, 0600) and
+// set on every start, so one function's URL opens no other function's schema.
 func functionURLs(ctx context.Context, adminURL, dataDir string, schemas map[string]string) (map[string]string, error) {
-	password, err := secretFile(filepath.Join(dataDir, "db-password"))
-	if err != nil {
-		return nil, err
-	}
 	pool, err := pgxpool.New(ctx, adminURL)
 	if err != nil {
 		return nil, err
@@ -177,6 +298,10 @@ func functionURLs(ctx context.Context, adminURL, dataDir string, schemas map[str
 	defer pool.Close()
 	urls := map[string]string{}
 	for fn, schema := range schemas {
+		password, err := secretFile(filepath.Join(dataDir, "db-password-"+fn))
+		if err != nil {
+			return nil, err
+		}
 		role := "ordersaga_" + fn
 		if err := postgres.EnsureRole(ctx, pool, role, password, schema); err != nil {
 			return nil, err

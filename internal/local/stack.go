@@ -26,6 +26,7 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/ordersaga/ordersaga/internal/gateway"
+	"github.com/ordersaga/ordersaga/internal/httpapi"
 	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
@@ -95,7 +96,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	bins, err := buildFunctions(ctx, cfg, set)
@@ -186,7 +187,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.run(ctx, "trigger "+t.Name, d.Run)
 	}
 
-	front, err := gateway.Handler(urls)
+	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +259,7 @@ func (s *Stack) serve(ctx context.Context, addr string, h http.Handler) (string,
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(h)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -1,6 +1,7 @@
 // Package manifests reads what a cluster applies (config/ and triggers/) into the Go types of the
 // projects that define each kind: Knative Eventing (Broker, Trigger, PingSource, EventPolicy),
-// Knative Serving (Service), Kubernetes core (Namespace, ConfigMap, Secret, ServiceAccount), and
+// Knative Serving (Service), Kubernetes core (Namespace, ConfigMap, Secret, ServiceAccount) and
+// networking (NetworkPolicy), and
 // unstructured objects for the CRD-backed kinds this project has no Go types for (KafkaSource,
 // Strimzi KafkaTopic, CloudNativePG Cluster). Decoding is strict: an unknown or duplicated field is
 // an error, as is a kind nobody checks. Validate then runs each type's own webhook validation and
@@ -23,6 +24,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -45,6 +47,7 @@ var (
 	GVKEventPolicy    = eventingv1alpha1.SchemeGroupVersion.WithKind("EventPolicy")
 	GVKPingSource     = sourcesv1.SchemeGroupVersion.WithKind("PingSource")
 	GVKService        = servingv1.SchemeGroupVersion.WithKind("Service")
+	GVKNetworkPolicy  = networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy")
 
 	// CRD-backed kinds, decoded as unstructured and validated against their CRDs.
 	GVKKafkaSource       = schema.GroupVersionKind{Group: "sources.knative.dev", Version: "v1beta1", Kind: "KafkaSource"}
@@ -92,6 +95,7 @@ type Set struct {
 	EventPolicies   []*eventingv1alpha1.EventPolicy
 	PingSources     []*sourcesv1.PingSource
 	Services        []*servingv1.Service
+	NetworkPolicies []*networkingv1.NetworkPolicy
 	KafkaSources    []*KafkaSource
 	// Unstructured holds every CRD-backed object (KafkaSources included), as written.
 	Unstructured []*unstructured.Unstructured
@@ -223,6 +227,8 @@ func decode(raw []byte) (Object, error) {
 		value = &sourcesv1.PingSource{}
 	case GVKService:
 		value = &servingv1.Service{}
+	case GVKNetworkPolicy:
+		value = &networkingv1.NetworkPolicy{}
 	default:
 		if !isUnstructuredKind(gvk) {
 			return Object{}, fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, errUnknownKind)
@@ -289,6 +295,8 @@ func (s *Set) index(o Object) {
 		s.PingSources = append(s.PingSources, v)
 	case *servingv1.Service:
 		s.Services = append(s.Services, v)
+	case *networkingv1.NetworkPolicy:
+		s.NetworkPolicies = append(s.NetworkPolicies, v)
 	case *unstructured.Unstructured:
 		s.Unstructured = append(s.Unstructured, v)
 		if o.GVK.GroupKind() == GVKKafkaSource.GroupKind() {

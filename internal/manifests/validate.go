@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -33,6 +34,7 @@ type knativeObject interface {
 //     validated on a copy with their own SetDefaults and Validate in WebhookContext;
 //   - every namespaced object must name its namespace (nothing depends on the kubectl context);
 //   - names are DNS-1123 subdomains, ConfigMap and Secret keys valid;
+//   - NetworkPolicies by validateNetworkPolicy;
 //   - KafkaSources are checked by KafkaSource.Validate;
 //   - CRD-backed objects (KafkaSource, KafkaTopic, Cluster) are validated against crds; with crds
 //     nil that check is skipped (see FindCRDs for when that is allowed).
@@ -96,6 +98,10 @@ func validateObject(ctx context.Context, o Object, crds *CRDs) error {
 		}
 		if v.Type == corev1.SecretTypeBasicAuth && !keys[corev1.BasicAuthUsernameKey] && !keys[corev1.BasicAuthPasswordKey] {
 			errs = append(errs, errors.New("a kubernetes.io/basic-auth Secret needs username or password"))
+		}
+	case *networkingv1.NetworkPolicy:
+		if err := validateNetworkPolicy(v); err != nil {
+			errs = append(errs, err)
 		}
 	case *unstructured.Unstructured:
 		if crds != nil {
