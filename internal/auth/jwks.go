@@ -32,6 +32,10 @@ var errUnknownKey = errors.New("auth: unknown key id")
 // token's fault, so Verify answers it with an internal error (5xx) rather than 401.
 var errKeysUnavailable = errors.New("auth: signing keys unavailable")
 
+// ErrKeysUnavailable is errKeysUnavailable for other key sources (eventauth's discovery) to
+// wrap, so that KeysUnavailable recognises their outages too.
+var ErrKeysUnavailable = errKeysUnavailable
+
 // KeysUnavailable reports whether err says the signing keys could not be fetched (a JWKS
 // outage): the caller answers 5xx, as the token may well be good.
 func KeysUnavailable(err error) bool { return errors.Is(err, errKeysUnavailable) }
