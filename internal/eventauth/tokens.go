@@ -84,6 +84,9 @@ var ErrNoTokenFile = errors.New("no token file for this target")
 // For reads the token for target: the file of the longest URL prefix of target. Errors:
 // ErrNoTokenFile, the file's read error, or an empty file.
 func (f TokenFiles) For(target string) (string, error) {
+	if u, err := url.Parse(target); err == nil && u.Path == "" {
+		target += "/" // an origin alone, as K_SINK may be: its path is "/"
+	}
 	best := ""
 	for prefix := range f {
 		if strings.HasPrefix(target, prefix) && len(prefix) > len(best) {
