@@ -66,6 +66,7 @@ type Stack struct {
 	Topic   string
 
 	procs   map[string]*process
+	issuer  *eventauth.Issuer // the stack's sender-token issuer
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	cleanup []func()
@@ -118,6 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.issuer = issuer
 	brokerAudience, brokerSenders, err := receiverAuth(set, gvkBroker, broker.Namespace, broker.Name)
 	if err != nil {
 		return nil, err
