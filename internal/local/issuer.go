@@ -159,13 +159,30 @@ func tokenFiles(ctx context.Context, s *Stack, issuer *eventauth.Issuer, dir, su
 	return string(value), err
 }
 
-// eventAuthEnv is each function's share of event authentication: every Service a Trigger
-// delivers to (subscriber or dead-letter sink) verifies its senders, and a dead-letter sink,
-// which redelivers and replies, gets its own tokens for every receiver (token files).
-func (s *Stack) eventAuthEnv(ctx context.Context, cfg Config, set *manifests.Set, broker *eventingv1.Broker,
-	issuer *eventauth.Issuer, urls map[string]string) (map[string][]string, error) {
-	receivers := map[string]bool{} // Service names
-	sinks := map[string]bool{}
+// receivers is who verifies senders: the Broker and every Service a Trigger delivers to
+// (subscriber or dead-letter sink), each with its audience and the senders its EventPolicies
+// allow, and which of those Services are dead-letter sinks (they send too: redeliveries).
+type receivers struct {
+	brokerAudience string
+	brokerSenders  []string
+	services       map[string]receiver // by Service name
+	sinks          []string
+}
+
+type receiver struct {
+	audience string
+	senders  []string
+}
+
+// senderPolicies resolves config/'s EventPolicies for every receiver, before anything starts.
+// Errors: a receiver no EventPolicy covers (the stack does not guess who may send).
+func senderPolicies(set *manifests.Set, broker *eventingv1.Broker) (*receivers, error) {
+	r := &receivers{services: map[string]receiver{}}
+	var err error
+	if r.brokerAudience, r.brokerSenders, err = receiverAuth(set, gvkBroker, broker.Namespace, broker.Name); err != nil {
+		return nil, err
+	}
+	names, sinks := map[string]bool{}, map[string]bool{}
 	addService := func(d *duckv1.Destination, into map[string]bool) {
 		if d != nil && d.Ref != nil && d.Ref.Kind == "Service" {
 			into[d.Ref.Name] = true
@@ -175,30 +192,40 @@ func (s *Stack) eventAuthEnv(ctx context.Context, cfg Config, set *manifests.Set
 		addService(broker.Spec.Delivery.DeadLetterSink, sinks)
 	}
 	for _, t := range set.Triggers {
-		addService(&t.Spec.Subscriber, receivers)
+		addService(&t.Spec.Subscriber, names)
 		if t.Spec.Delivery != nil {
 			addService(t.Spec.Delivery.DeadLetterSink, sinks)
 		}
 	}
 	for name := range sinks {
-		receivers[name] = true
+		names[name] = true
+		r.sinks = append(r.sinks, name)
 	}
-	env := map[string][]string{}
-	audiences := map[string]string{ // every receiver's URL, for the sinks' token files
-		s.Ingress + "/": manifests.Audience(gvkBroker, broker.Namespace, broker.Name),
-	}
-	for name := range receivers {
-		if _, ok := urls[name]; !ok {
-			return nil, fmt.Errorf("service %q receives events but is not a function of this repository", name)
-		}
+	for name := range names {
 		aud, senders, err := receiverAuth(set, gvkService, broker.Namespace, name)
 		if err != nil {
 			return nil, err
 		}
-		env[name] = receiverEnv(issuer, aud, senders)
-		audiences[urls[name]+"/"] = aud
+		r.services[name] = receiver{audience: aud, senders: senders}
 	}
-	for name := range sinks {
+	return r, nil
+}
+
+// eventAuthEnv is each function's share of event authentication: every receiving Service
+// verifies its senders, and a dead-letter sink, which redelivers and replies, gets its own
+// tokens for every receiver (token files).
+func (s *Stack) eventAuthEnv(ctx context.Context, cfg Config, set *manifests.Set, broker *eventingv1.Broker,
+	r *receivers, issuer *eventauth.Issuer, urls map[string]string) (map[string][]string, error) {
+	env := map[string][]string{}
+	audiences := map[string]string{s.Ingress + "/": r.brokerAudience} // target URL → audience, for the sinks
+	for name, rc := range r.services {
+		if _, ok := urls[name]; !ok {
+			return nil, fmt.Errorf("service %q receives events but is not a function of this repository", name)
+		}
+		env[name] = receiverEnv(issuer, rc.audience, rc.senders)
+		audiences[urls[name]+"/"] = rc.audience
+	}
+	for _, name := range r.sinks {
 		svc, ok := set.Service(broker.Namespace, name)
 		if !ok {
 			return nil, fmt.Errorf("dead-letter sink %q is not a Service in config/", name)

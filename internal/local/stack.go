@@ -93,6 +93,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	policies, err := senderPolicies(set, broker)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -114,18 +118,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.Topic = brokerTopic(broker.Namespace, broker.Name)
 
-	// The stack's token issuer, and who may send to the broker (its EventPolicies).
+	// The stack's token issuer.
 	issuer, err := s.startIssuer(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.issuer = issuer
-	brokerAudience, brokerSenders, err := receiverAuth(set, gvkBroker, broker.Namespace, broker.Name)
-	if err != nil {
-		return nil, err
-	}
 	// The ingress checks senders with the functions' own code path: discovery, JWKS, Verify.
-	ingressAuth, err := eventauth.Config{Issuer: issuer.URL(), Audience: brokerAudience, Senders: brokerSenders}.Verifier()
+	ingressAuth, err := eventauth.Config{Issuer: issuer.URL(), Audience: policies.brokerAudience, Senders: policies.brokerSenders}.Verifier()
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.cleanup = append(s.cleanup, p.close)
 		s.procs[name], urls[name] = p, p.url()
 	}
-	authEnv, err := s.eventAuthEnv(ctx, cfg, set, broker, issuer, urls)
+	authEnv, err := s.eventAuthEnv(ctx, cfg, set, broker, policies, issuer, urls)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			// The Trigger's own identity, as Knative gives each Trigger its OIDC service account.
 			Tokens:             eventauth.NewMinter(issuer, manifests.OIDCIdentity(gvkTrigger, t.Namespace, t.Name), senderTokenTTL),
 			SubscriberAudience: destinationAudience(t.Spec.Subscriber, broker),
-			ReplyAudience:      brokerAudience,
+			ReplyAudience:      policies.brokerAudience,
 		}
 		if delivery != nil {
 			d.Delivery = *delivery
