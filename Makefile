@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export KO_CONFIG_PATH := ko.yaml
 
-.PHONY: run test vet fmt bench fuzz build coldstart
+.PHONY: run test vet fmt bench fuzz build coldstart tools images
 
 ## build: compile every binary into bin/
 build:
@@ -22,6 +22,15 @@ vet:
 ## BENCH_FLAGS passes flags (go run ./cmd/ordersaga-bench -h); bench-handlers: handler benchmarks.
 bench:
 	$(GO) run ./cmd/ordersaga-bench $(BENCH_FLAGS)
+
+## bench-compare: make bench, then the peer design (BASELINE_DIR: the seed's architecture ported to
+## Go, a development tool outside this repository) on the same PostgreSQL, and the two ratios.
+BASELINE_DIR ?= ../shared/tools/baseline
+.PHONY: bench-compare
+bench-compare:
+	@if [ ! -f '$(BASELINE_DIR)/go.mod' ]; then \
+	  echo "bench-compare needs the peer design: set BASELINE_DIR to its folder (now: $(BASELINE_DIR))"; exit 2; fi
+	$(GO) run ./cmd/ordersaga-bench -baseline '$(BASELINE_DIR)' $(BENCH_FLAGS)
 
 .PHONY: bench-handlers
 bench-handlers:
@@ -114,3 +123,32 @@ func-deploy: secrets
 ## coldstart: each function binary's time to ready and idle memory (needs PostgreSQL)
 coldstart:
 	scripts/coldstart.sh
+
+# ---- Offline images (README "Build images offline") ----
+## Pinned build tools, installed from the Go module proxy into bin/tools under versioned names,
+## so a fresh clone gets them with the first target that needs them and a version bump reinstalls.
+TOOLS := $(CURDIR)/bin/tools
+KO_VERSION := v0.19.1
+CRANE_VERSION := v0.21.7
+KO := $(TOOLS)/ko-$(KO_VERSION)
+CRANE := $(TOOLS)/crane-$(CRANE_VERSION)
+
+$(KO):
+	GOBIN=$@.install $(GO) install github.com/google/ko@$(KO_VERSION)
+	mv $@.install/ko $@ && rmdir $@.install
+
+$(CRANE):
+	GOBIN=$@.install $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+	mv $@.install/crane $@ && rmdir $@.install
+
+## tools: install ko and crane into bin/tools
+tools: $(KO) $(CRANE)
+
+## images: build every function's image offline: a local registry (crane registry serve), the base
+## assembled from this machine's CA certificates (nonroot 65532, no shell), ko resolve pinned to it
+## by digest, an SPDX SBOM per image; release.yaml, base.txt and sbom/ in $(IMAGES_OUT).
+## IMAGES_REGISTRY=host:port uses a registry already running; IMAGES_PLATFORMS=linux/amd64 builds
+## fewer platforms than ko.yaml's.
+IMAGES_OUT ?= .data/images
+images: tools
+	KO=$(KO) CRANE=$(CRANE) IMAGES_OUT='$(IMAGES_OUT)' IMAGES_REGISTRY='$(IMAGES_REGISTRY)' IMAGES_PLATFORMS='$(IMAGES_PLATFORMS)' scripts/images.sh
