@@ -73,13 +73,18 @@ func (i *Instance) Start(ctx context.Context, cfg map[string]string) error {
 		function.Close(fn)
 		return err
 	}
+	verifier, err := function.EventVerifier(fn)
+	if err != nil {
+		function.Close(fn)
+		return fmt.Errorf("start %s: %w", name, err)
+	}
 	i.fn = fn
 	if m, ok := fn.(function.Maintainer); ok { // as function.Main does for the ko-built binaries
 		ctx, cancel := context.WithCancel(context.Background())
 		i.stop = cancel
 		go m.Maintain(ctx)
 	}
-	h := function.NewHandler(fn)
+	h := function.NewHandler(fn, verifier)
 	i.handler.Store(&h)
 	return nil
 }

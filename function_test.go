@@ -32,6 +32,13 @@ func TestInstanceServesTheNamedFunction(t *testing.T) {
 	t.Setenv("DATABASE_URL", pgtest.NewSchema(t, "ordersaga_deadletter", "deadletter"))
 	t.Setenv("K_SINK", "http://127.0.0.1:9/")
 	t.Setenv("AUTH_PUBLIC_KEY", authtest.NewKeys(t).Config().PublicKey)
+	t.Setenv("EVENT_AUTH", "")
+	if err := i.Start(context.Background(), map[string]string{FunctionEnv: "deadletter"}); err == nil || !strings.Contains(err.Error(), "EVENT_AUTH_ISSUER") {
+		t.Fatalf("Start without sender authentication settings = %v, want an error naming them", err)
+	}
+	t.Setenv("EVENT_AUTH_ISSUER", "https://issuer.example")
+	t.Setenv("EVENT_AUTH_AUDIENCE", "serving.knative.dev/service/ordersaga/deadletter")
+	t.Setenv("EVENT_AUTH_SENDERS", "system:serviceaccount:ordersaga:somebody")
 	if err := i.Start(context.Background(), map[string]string{FunctionEnv: "deadletter"}); err != nil {
 		t.Fatal(err)
 	}
@@ -43,5 +50,11 @@ func TestInstanceServesTheNamedFunction(t *testing.T) {
 	i.Handle(w, httptest.NewRequest("GET", "/health/liveness", nil))
 	if w.Code != http.StatusOK {
 		t.Errorf("after Start: %d, want 200", w.Code)
+	}
+	// Its event endpoint wants the sender's token, as in function.Main.
+	w = httptest.NewRecorder()
+	i.Handle(w, httptest.NewRequest("POST", "/", strings.NewReader("{}")))
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("POST / without a token: %d, want 401", w.Code)
 	}
 }

@@ -13,21 +13,25 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/ordersaga/ordersaga/internal/eventauth"
 )
 
 // healthTimeout bounds a destination's readiness check.
 const healthTimeout = 5 * time.Second
 
 // courier redelivers events as a Trigger's dispatcher does: binary-mode HTTP POST to the
-// subscriber, and its reply, if any, on to the broker.
+// subscriber, and its reply, if any, on to the broker. Each POST carries the function's own
+// sender token for its target (tokens), as receivers authenticate every delivery.
 type courier struct {
 	client  *http.Client
 	sink    string
 	timeout time.Duration
+	tokens  eventauth.TokenFiles
 }
 
-func newCourier(sink string, timeout time.Duration) *courier {
-	return &courier{client: &http.Client{}, sink: sink, timeout: timeout}
+func newCourier(sink string, timeout time.Duration, tokens eventauth.TokenFiles) *courier {
+	return &courier{client: &http.Client{}, sink: sink, timeout: timeout, tokens: tokens}
 }
 
 // delivery is how one redelivery went.
@@ -92,11 +96,19 @@ func (c *courier) send(ctx context.Context, e cloudevents.Event) error {
 	return nil
 }
 
-// post sends e to target in binary mode. Errors: the request's.
+// post sends e to target in binary mode, with the token for target when tokens are
+// configured. Errors: the request's, or no token for target (which is not sent at all).
 func (c *courier) post(ctx context.Context, target string, e cloudevents.Event) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, nil)
 	if err != nil {
 		return nil, err
+	}
+	if c.tokens != nil {
+		token, err := c.tokens.For(target)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&e), req); err != nil {
 		return nil, err

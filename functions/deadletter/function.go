@@ -20,6 +20,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/ordersaga/ordersaga/internal/auth"
+	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/function"
 )
 
@@ -48,6 +49,10 @@ type Config struct {
 	// ordersaga.svc.cluster.local); empty allows any. knativeerrordest comes with the event, so
 	// without it anyone who can post to the sink could make it post events anywhere.
 	DestinationHosts []string `envconfig:"DEADLETTER_DESTINATION_HOSTS"`
+	// Tokens are the function's sender tokens for redelivery and replies, by target URL prefix
+	// (EVENT_AUTH_TOKEN_FILES, a JSON object; see eventauth.TokenFiles). Unset: redeliveries
+	// carry no token, which receivers with sender authentication refuse.
+	Tokens eventauth.TokenFiles `envconfig:"EVENT_AUTH_TOKEN_FILES"`
 }
 
 // RedriveConfig shapes the automatic redrive.
@@ -119,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 	}
 	return &Function{
 		Database: db, verifier: verifier, redrive: cfg.Redrive, destinationHosts: cfg.DestinationHosts,
-		courier: newCourier(cfg.Sink, cfg.Redrive.Timeout), now: time.Now,
+		courier: newCourier(cfg.Sink, cfg.Redrive.Timeout, cfg.Tokens), now: time.Now,
 	}, nil
 }
 

@@ -63,6 +63,9 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 // Handle reacts to the three events inventory subscribes to. Errors: apperr Invalid, NotFound
 // or Conflict and events.ErrInvalid for an event that can never succeed; others are transient.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	if err := events.CheckEmitter(e); err != nil {
+		return nil, err // an event claiming another author than its type's: 400
+	}
 	switch events.Type(e.Type()) {
 	case events.OrderRequested:
 		return inbox.Handle(ctx, f.Pool, e, f.reserve)

@@ -130,6 +130,9 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 	if e.Type() == PingType {
 		return nil, f.tick(ctx)
 	}
+	if err := events.CheckEmitter(e); err != nil {
+		return nil, err
+	}
 	return f.handle(ctx, e)
 }
 

@@ -66,6 +66,12 @@ func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Even
 func (f *Function) onTransactionCompleted(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.TransactionCompletedV1) (*cloudevents.Event, error) {
 	var accepted cloudevents.Event
 	_, changed, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
+		// Payment charges the total inventory priced; any other amount is not this order's
+		// payment. Before INVENTORY_RESERVED arrives (they race) the total is not known here,
+		// and payment's word is taken, as Approve records the reservation too.
+		if o.Status == Requested && o.InventoryReserved && p.AmountCents != o.TotalCents {
+			return false, function.Rejectf("TRANSACTION_COMPLETED for order %s is for %d cents, not its total of %d", o.ID, p.AmountCents, o.TotalCents)
+		}
 		if !o.Approve(p.AmountCents) {
 			return false, nil
 		}

@@ -70,6 +70,9 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 // Handle charges for INVENTORY_RESERVED and voids for ORDER_CANCEL_REQUESTED; payment has no
 // business with any other event.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	if err := events.CheckEmitter(e); err != nil {
+		return nil, err // an event claiming another author than its type's: 400
+	}
 	switch events.Type(e.Type()) {
 	case events.InventoryReserved:
 		return inbox.Handle(ctx, f.Pool, e, f.charge)

@@ -48,6 +48,9 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 
 // Handle ships for ORDER_ACCEPTED; shipping has no business with any other event.
 func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	if err := events.CheckEmitter(e); err != nil {
+		return nil, err // an event claiming another author than its type's: 400
+	}
 	switch events.Type(e.Type()) {
 	case events.OrderAccepted:
 		return inbox.Handle(ctx, f.Pool, e, f.ship)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,26 @@ var errUnknownKey = errors.New("auth: unknown key id")
 // token's fault, so Verify answers it with an internal error (5xx) rather than 401.
 var errKeysUnavailable = errors.New("auth: signing keys unavailable")
 
+// ErrKeysUnavailable is errKeysUnavailable for other key sources (eventauth's discovery) to
+// wrap, so that KeysUnavailable recognises their outages too.
+var ErrKeysUnavailable = errKeysUnavailable
+
+// KeysUnavailable reports whether err says the signing keys could not be fetched (a JWKS
+// outage): the caller answers 5xx, as the token may well be good.
+func KeysUnavailable(err error) bool { return errors.Is(err, errKeysUnavailable) }
+
+// PublicKeyFunc returns the public key registered under key id kid, of whatever type the key set
+// holds (ed25519.PublicKey, *rsa.PublicKey, *ecdsa.PublicKey). The JWT library checks that a
+// token's algorithm fits the key's type, so a key can only verify the algorithm it is for.
+type PublicKeyFunc func(ctx context.Context, kid string) (crypto.PublicKey, error)
+
+// JWKSPublicKeys is JWKS for verifiers that accept more than Ed25519 (the event senders'
+// tokens, which a Kubernetes service-account issuer signs with RS256 or ES256): the same cache,
+// keeping every signing key it can parse (JWK.PublicKey).
+func JWKSPublicKeys(url string, client *http.Client) PublicKeyFunc {
+	return newJWKS(url, client, JWKSRefetchInterval, JWKSMaxAge, time.Now).key
+}
+
 // JWKS is a KeyFunc that fetches the user function's JSON Web Key Set from url (its
 // /.well-known/jwks.json) with client (nil: a client with a 5 s timeout) and caches the keys by
 // kid. The set is fetched on first use, again when a token names an unknown kid (at most once
@@ -38,7 +59,7 @@ var errKeysUnavailable = errors.New("auth: signing keys unavailable")
 // fetch fails). Keys that are not Ed25519 signing keys are ignored, so a token naming one is
 // rejected; so is a token with no kid.
 func JWKS(url string, client *http.Client) KeyFunc {
-	return newJWKS(url, client, JWKSRefetchInterval, JWKSMaxAge, time.Now).key
+	return newJWKS(url, client, JWKSRefetchInterval, JWKSMaxAge, time.Now).ed25519Key
 }
 
 type jwksCache struct {
@@ -54,7 +75,7 @@ type jwksCache struct {
 }
 
 type jwksKeys struct {
-	byID    map[string]ed25519.PublicKey
+	byID    map[string]crypto.PublicKey
 	fetched time.Time
 }
 
@@ -66,7 +87,21 @@ func newJWKS(url string, client *http.Client, interval, maxAge time.Duration, no
 		fetch: make(chan struct{}, 1)}
 }
 
-func (c *jwksCache) key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+// ed25519Key is key for the access tokens' verifier, which takes Ed25519 keys only: any other
+// key under kid is as good as unknown.
+func (c *jwksCache) ed25519Key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	k, err := c.key(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	ed, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, errUnknownKey
+	}
+	return ed, nil
+}
+
+func (c *jwksCache) key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	if kid == "" {
 		return nil, errUnknownKey
 	}
@@ -114,15 +149,16 @@ func (c *jwksCache) key(ctx context.Context, kid string) (ed25519.PublicKey, err
 	return lookup(cur, kid)
 }
 
-func lookup(keys *jwksKeys, kid string) (ed25519.PublicKey, error) {
+func lookup(keys *jwksKeys, kid string) (crypto.PublicKey, error) {
 	if k, ok := keys.byID[kid]; ok {
 		return k, nil
 	}
 	return nil, errUnknownKey
 }
 
-// get fetches and parses the key set, keeping only the Ed25519 signing keys that have a kid.
-func (c *jwksCache) get(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+// get fetches and parses the key set, keeping only the signing keys that have a kid and parse
+// (JWK.PublicKey).
+func (c *jwksCache) get(ctx context.Context) (map[string]crypto.PublicKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
@@ -149,12 +185,12 @@ func (c *jwksCache) get(ctx context.Context) (map[string]ed25519.PublicKey, erro
 	if err := json.Unmarshal(body, &set); err != nil {
 		return nil, fmt.Errorf("GET %s: %w", c.url, err)
 	}
-	byID := make(map[string]ed25519.PublicKey, len(set.Keys))
+	byID := make(map[string]crypto.PublicKey, len(set.Keys))
 	for _, j := range set.Keys {
 		if j.KeyID == "" {
 			continue
 		}
-		if k, err := j.ed25519Key(); err == nil {
+		if k, err := j.PublicKey(); err == nil {
 			byID[j.KeyID] = k
 		}
 	}

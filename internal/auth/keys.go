@@ -1,13 +1,18 @@
 package auth
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -99,12 +104,16 @@ func EncodePrivateKeyPEM(priv ed25519.PrivateKey) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// JWK is a public key as a JSON Web Key (RFC 7517; OKP keys per RFC 8037). Only the fields an
-// Ed25519 verification key needs are modelled.
+// JWK is a public key as a JSON Web Key (RFC 7517; OKP keys per RFC 8037). Only the fields a
+// verification key needs are modelled: Ed25519 (OKP), and the RSA and P-256 keys a Kubernetes
+// service-account issuer publishes.
 type JWK struct {
 	KeyType string `json:"kty"`
 	Curve   string `json:"crv,omitempty"`
 	X       string `json:"x,omitempty"`
+	Y       string `json:"y,omitempty"`
+	N       string `json:"n,omitempty"`
+	E       string `json:"e,omitempty"`
 	KeyID   string `json:"kid,omitempty"`
 	Alg     string `json:"alg,omitempty"`
 	Use     string `json:"use,omitempty"`
@@ -130,21 +139,56 @@ func KeyID(pub ed25519.PublicKey) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// ed25519Key returns the public key j describes. Errors when j is anything but an Ed25519 OKP
-// signing key for EdDSA.
-func (j JWK) ed25519Key() (ed25519.PublicKey, error) {
-	if j.KeyType != "OKP" || j.Curve != "Ed25519" {
-		return nil, fmt.Errorf("key %q: kty %q crv %q is not an Ed25519 key", j.KeyID, j.KeyType, j.Curve)
-	}
-	if j.Alg != "" && j.Alg != jwt.SigningMethodEdDSA.Alg() {
-		return nil, fmt.Errorf("key %q: alg %q is not EdDSA", j.KeyID, j.Alg)
-	}
+// minRSABits is the smallest RSA modulus a key set may offer: shorter keys can be factored.
+const minRSABits = 2048
+
+// PublicKey returns the signing key j describes: ed25519.PublicKey (OKP Ed25519, alg EdDSA),
+// *rsa.PublicKey (RSA of at least 2048 bits, alg RS256) or *ecdsa.PublicKey (EC P-256, alg
+// ES256). Errors when j is anything else, an encryption key, or malformed.
+func (j JWK) PublicKey() (crypto.PublicKey, error) {
 	if j.Use != "" && j.Use != "sig" {
 		return nil, fmt.Errorf("key %q: use %q is not sig", j.KeyID, j.Use)
 	}
-	x, err := base64.RawURLEncoding.Strict().DecodeString(j.X)
-	if err != nil || len(x) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("key %q: x is not a base64url Ed25519 public key", j.KeyID)
+	b64 := base64.RawURLEncoding.Strict()
+	switch {
+	case j.KeyType == "OKP" && j.Curve == "Ed25519":
+		if j.Alg != "" && j.Alg != jwt.SigningMethodEdDSA.Alg() {
+			return nil, fmt.Errorf("key %q: alg %q is not EdDSA", j.KeyID, j.Alg)
+		}
+		x, err := b64.DecodeString(j.X)
+		if err != nil || len(x) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("key %q: x is not a base64url Ed25519 public key", j.KeyID)
+		}
+		return ed25519.PublicKey(x), nil
+	case j.KeyType == "RSA":
+		if j.Alg != "" && j.Alg != jwt.SigningMethodRS256.Alg() {
+			return nil, fmt.Errorf("key %q: alg %q is not RS256", j.KeyID, j.Alg)
+		}
+		n, errN := b64.DecodeString(j.N)
+		e, errE := b64.DecodeString(j.E)
+		if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
+			return nil, fmt.Errorf("key %q: n or e is not base64url", j.KeyID)
+		}
+		key := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		if key.N.BitLen() < minRSABits || key.E < 3 || key.E%2 == 0 {
+			return nil, fmt.Errorf("key %q: not an RSA key of at least %d bits", j.KeyID, minRSABits)
+		}
+		return key, nil
+	case j.KeyType == "EC" && j.Curve == "P-256":
+		if j.Alg != "" && j.Alg != jwt.SigningMethodES256.Alg() {
+			return nil, fmt.Errorf("key %q: alg %q is not ES256", j.KeyID, j.Alg)
+		}
+		x, errX := b64.DecodeString(j.X)
+		y, errY := b64.DecodeString(j.Y)
+		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+			return nil, fmt.Errorf("key %q: x or y is not a P-256 coordinate", j.KeyID)
+		}
+		// The uncompressed point encoding lets the standard library check it is on the curve.
+		key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", j.KeyID, err)
+		}
+		return key, nil
 	}
-	return ed25519.PublicKey(x), nil
+	return nil, fmt.Errorf("key %q: kty %q crv %q is not a supported signing key", j.KeyID, j.KeyType, j.Curve)
 }

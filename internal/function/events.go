@@ -11,11 +11,16 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/events"
 )
 
 // maxEventBytes bounds an event request body; the data itself is bounded by events.MaxDataBytes.
 const maxEventBytes = 2 * events.MaxDataBytes
+
+// MaxAttributeBytes bounds ce-id and ce-source: they are stored in every inbox and dead letter,
+// and our own are a UUID and a short path.
+const MaxAttributeBytes = 256
 
 // Rejectf is the error for an event a function has no business receiving or cannot parse: it
 // wraps events.ErrInvalid, so the event endpoint answers 400.
@@ -70,13 +75,23 @@ func errorText(err error, status int) string {
 	}
 }
 
-// eventHandler serves CloudEvents (binary or structured HTTP binding) to an EventHandler.
+// eventHandler serves CloudEvents (binary or structured HTTP binding) to an EventHandler,
+// from the senders auth accepts (any sender when auth is nil: EVENT_AUTH=off).
 type eventHandler struct {
-	fn EventHandler
+	fn   EventHandler
+	auth *eventauth.Verifier
 }
 
 func (h *eventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if h.auth != nil {
+		// Before the body is read: an unauthenticated sender costs a header check, no more.
+		if _, err := h.auth.Authenticate(r); err != nil {
+			status := eventauth.Refuse(w, err)
+			slog.WarnContext(ctx, "event refused", "status", status, "err", err, "remote", r.RemoteAddr)
+			return
+		}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxEventBytes)
 	e, err := binding.ToEvent(ctx, cehttp.NewMessageFromHttpRequest(r))
 	if err != nil {
@@ -93,6 +108,10 @@ func (h *eventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := e.Validate(); err != nil {
 		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(e.ID()) > MaxAttributeBytes || len(e.Source()) > MaxAttributeBytes {
+		http.Error(w, fmt.Sprintf("invalid CloudEvent: id and source are limited to %d bytes", MaxAttributeBytes), http.StatusBadRequest)
 		return
 	}
 	reply, err := h.fn.Handle(ctx, *e)
@@ -113,4 +132,19 @@ func (h *eventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w); err != nil {
 		slog.ErrorContext(ctx, "write reply", "type", e.Type(), "id", e.ID(), "err", err)
 	}
+}
+
+// EventVerifier is the sender check for fn's event endpoint, from the environment
+// (eventauth.Config: EVENT_AUTH, EVENT_AUTH_ISSUER, ...): nil when fn has no event endpoint or
+// EVENT_AUTH=off. Errors: a function with an event endpoint and no (or a bad) configuration,
+// so that an unprotected endpoint is a decision, never an omission.
+func EventVerifier(fn Function) (*eventauth.Verifier, error) {
+	if _, ok := fn.(EventHandler); !ok {
+		return nil, nil
+	}
+	cfg, err := ConfigFromEnv[eventauth.Config]()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Verifier()
 }

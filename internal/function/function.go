@@ -18,6 +18,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
 
@@ -112,11 +113,20 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 	if m, ok := fn.(Maintainer); ok {
 		go m.Maintain(ctx)
 	}
+	verifier, err := EventVerifier(fn)
+	if err != nil {
+		return err
+	}
+	if verifier == nil {
+		if _, ok := fn.(EventHandler); ok {
+			slog.Warn("EVENT_AUTH=off: events are accepted from any sender")
+		}
+	}
 	ln, err := listen()
 	if err != nil {
 		return err
 	}
-	srv := httpapi.NewServer(NewHandler(fn))
+	srv := httpapi.NewServer(NewHandler(fn, verifier))
 	slog.Info("ready", "addr", ln.Addr().String(), "startup_ms", time.Since(started).Milliseconds())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -132,11 +142,19 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 
 // NewHandler routes HTTP for fn: events on POST / if fn is an EventHandler, its REST routes if it
 // is a RouteRegistrar, and the probes under /health/. A function without Handle has no event
-// endpoint at all: POST / is a JSON 404 or 405 like any other path it does not serve.
-func NewHandler(fn Function) http.Handler {
+// endpoint at all: POST / is a JSON 404 or 405 like any other path it does not serve. Events are
+// taken only from the senders senders accepts; with no verifier (tests of REST routes,
+// EVENT_AUTH=off) from anyone.
+func NewHandler(fn Function, senders ...*eventauth.Verifier) http.Handler {
 	mux := http.NewServeMux()
 	if h, ok := fn.(EventHandler); ok {
-		mux.Handle("POST /{$}", &eventHandler{fn: h})
+		eh := &eventHandler{fn: h}
+		for _, v := range senders {
+			if v != nil {
+				eh.auth = v
+			}
+		}
+		mux.Handle("POST /{$}", eh)
 	}
 	if r, ok := fn.(RouteRegistrar); ok {
 		r.Routes(mux)

@@ -2,16 +2,22 @@ package function_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/auth"
+	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
 )
@@ -217,5 +223,76 @@ func TestAFunctionsOwnReadinessRouteReplacesTheRuntimes(t *testing.T) {
 	function.NewHandler(ownReadiness{}).ServeHTTP(w, httptest.NewRequest("GET", "/health/readiness", nil))
 	if w.Code != http.StatusTeapot {
 		t.Errorf("readiness: %d, want the function's own 418", w.Code)
+	}
+}
+
+// The event endpoint with sender authentication: no token or a bad one is 401, a good token of
+// a sender not allowed 403, and in neither case does Handle run.
+func TestEventEndpointAuthenticatesTheSender(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	iss, err := eventauth.NewIssuer("http://127.0.0.1:1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "issuer.pub")
+	if err := os.WriteFile(keyFile, auth.EncodePublicKeyPEM(key.Public().(ed25519.PublicKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const aud, trigger = "serving.knative.dev/service/ordersaga/shipping", "system:serviceaccount:ordersaga:shipping-order-accepted-oidc-eventing.knative.dev-trigger"
+	v, err := eventauth.Config{Issuer: iss.URL(), Audience: aud, Senders: []string{trigger}, PublicKeyFile: keyFile}.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(sub, aud string) string {
+		tok, _, err := iss.Token(sub, aud, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	for name, c := range map[string]struct {
+		header string
+		status int
+	}{
+		"no token":          {"", http.StatusUnauthorized},
+		"garbage":           {"Bearer x.y.z", http.StatusUnauthorized},
+		"wrong audience":    {token(trigger, "eventing.knative.dev/broker/ordersaga/default"), http.StatusUnauthorized},
+		"another sender":    {token("system:serviceaccount:ordersaga:default", aud), http.StatusForbidden},
+		"allowed sender":    {token(trigger, aud), http.StatusOK},
+		"basic, not bearer": {"Basic dTpw", http.StatusUnauthorized},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &echo{}
+			req := binaryEvent(`{"order_id":"o"}`)
+			if c.header != "" {
+				req.Header.Set("Authorization", c.header)
+			}
+			w := httptest.NewRecorder()
+			function.NewHandler(f, v).ServeHTTP(w, req)
+			if w.Code != c.status {
+				t.Fatalf("status %d, want %d (%s)", w.Code, c.status, w.Body)
+			}
+			if handled := f.got > 0; handled != (c.status == http.StatusOK) {
+				t.Fatalf("handled %d times with status %d", f.got, w.Code)
+			}
+		})
+	}
+}
+
+func TestEventEndpointCapsIDAndSource(t *testing.T) {
+	long := strings.Repeat("x", function.MaxAttributeBytes+1)
+	for _, attr := range []string{"Ce-Id", "Ce-Source"} {
+		f := &echo{}
+		req := binaryEvent(`{"order_id":"o"}`)
+		req.Header.Set(attr, long)
+		if w := f.post(t, req); w.Code != http.StatusBadRequest || f.got != 0 {
+			t.Errorf("%s of %d bytes: %d, handled %d times; want 400, not handled", attr, len(long), w.Code, f.got)
+		}
+	}
+	f := &echo{}
+	req := binaryEvent(`{"order_id":"o"}`)
+	req.Header.Set("Ce-Id", long[:function.MaxAttributeBytes])
+	if w := f.post(t, req); w.Code != http.StatusOK {
+		t.Errorf("id of exactly the cap: %d", w.Code)
 	}
 }

@@ -28,21 +28,31 @@ import (
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
+	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 )
 
-// Ingress is the Broker's front door, what K_SINK points at: every CloudEvent POSTed to it is
-// produced to the broker's topic, keyed by its partition key.
+// Ingress is the Broker's front door, what K_SINK points at: every CloudEvent POSTed to it by a
+// sender its EventPolicies allow (auth; anyone when nil) is produced to the broker's topic,
+// keyed by its partition key.
 type Ingress struct {
 	client *kgo.Client
 	topic  string
+	auth   *eventauth.Verifier
 }
 
 func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST a CloudEvent", http.StatusMethodNotAllowed)
 		return
+	}
+	if in.auth != nil {
+		if _, err := in.auth.Authenticate(r); err != nil {
+			status := eventauth.Refuse(w, err)
+			slog.Warn("broker ingress: event refused", "status", status, "err", err, "remote", r.RemoteAddr)
+			return
+		}
 	}
 	// Refuse here what no subscriber could take: an accepted event must be deliverable, or at
 	// least dead-letterable, never dropped after the 202.
@@ -105,6 +115,13 @@ type TriggerDispatcher struct {
 	MaxInFlight int
 	// Quiet drops the per-hop log line (benchmarks); failures are logged regardless.
 	Quiet bool
+	// Tokens, when set, mints the Trigger's sender token for each delivery: with
+	// SubscriberAudience to the subscriber, DeadLetterAudience to the dead-letter sink and
+	// ReplyAudience to the broker (replies over HTTP). Unset, deliveries carry no token.
+	Tokens             *eventauth.Minter
+	SubscriberAudience string
+	DeadLetterAudience string
+	ReplyAudience      string
 
 	filter     eventfilter.Filter
 	exactType  string // the type the filter matches exactly, when that is all it does
@@ -303,7 +320,7 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, e cloudevents.Event) bo
 	// produced straight to the broker topic (no HTTP hop through the ingress), and only an event
 	// whose delivery failed is dead-lettered, with Knative's knativeerror* extensions.
 	subscriber := addressable(d.Subscriber)
-	info, err := d.dispatcher.SendEvent(ctx, e, *subscriber, kncloudevents.WithRetryConfig(&d.retry))
+	info, err := d.dispatcher.SendEvent(ctx, e, *subscriber, kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.SubscriberAudience))
 	if info == nil {
 		info = &kncloudevents.DispatchInfo{}
 	}
@@ -370,7 +387,7 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 		if d.Reply == "" {
 			return nil
 		}
-		_, err := d.dispatcher.SendEvent(ctx, *reply, *addressable(d.Reply), kncloudevents.WithRetryConfig(&d.retry))
+		_, err := d.dispatcher.SendEvent(ctx, *reply, *addressable(d.Reply), kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.ReplyAudience))
 		return err
 	}
 	for {
@@ -392,12 +409,28 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 // It returns the sink's last status (0 when it did not answer).
 func (d *TriggerDispatcher) deadLetter(ctx context.Context, e cloudevents.Event, failedAt *apis.URL, info *kncloudevents.DispatchInfo) (int, error) {
 	data := base64.StdEncoding.EncodeToString(info.ResponseBody)
-	sent, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.DeadLetter), kncloudevents.WithRetryConfig(&d.retry),
+	sent, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.DeadLetter), kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.DeadLetterAudience),
 		kncloudevents.WithTransformers(knerror.KnativeErrorTransformers(*failedAt.URL(), info.ResponseCode, data)...))
 	if sent == nil {
 		return 0, err
 	}
 	return sent.ResponseCode, err
+}
+
+// authorization is the send option that adds the Trigger's token for audience, as Knative's
+// dispatcher does with authentication-oidc on; none without Tokens. The token is minted (or
+// reused) once per send: its retries fit in the third of its life a reused token still has. A
+// token that cannot be minted is left out, and the receiver's 401 goes the usual way.
+func (d *TriggerDispatcher) authorization(audience string) kncloudevents.SendOption {
+	header := http.Header{}
+	if d.Tokens != nil {
+		if token, err := d.Tokens.Token(audience); err != nil {
+			slog.Error("dispatcher: cannot mint a token", "trigger", d.Trigger.Name, "audience", audience, "err", err)
+		} else {
+			header.Set("Authorization", "Bearer "+token)
+		}
+	}
+	return kncloudevents.WithHeader(header)
 }
 
 func subscriberName(t *eventingv1.Trigger) string {

@@ -641,10 +641,25 @@ spec:
 `}, []string{"broken", "expected at least one, got none", "spec.subscriber"}},
 		{"kafka source without servers, topics or sink", map[string]string{"config/30-kafka-source.yaml": source},
 			[]string{"KafkaSource", "spec.bootstrapServers", "spec.topics", "spec.sink"}},
+		{"a receiver without an EventPolicy", map[string]string{"triggers/shipping.yaml": head + `  filters:
+    - exact: {type: ORDER_ACCEPTED}
+  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: shipping
+`}, []string{"shipping", "no EventPolicy names its senders"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := manifestRoot(t, tc.edit)
 			_, err := loadManifests(context.Background(), root)
+			if err == nil { // valid manifests; what the stack makes of them is wrong
+				var set *manifests.Set
+				if set, err = loadManifests(context.Background(), root); err == nil {
+					broker, _, _ := routing(set)
+					_, err = senderPolicies(set, broker)
+				}
+			}
 			if err == nil {
 				t.Fatal("loadManifests accepted the manifests")
 			}

@@ -25,6 +25,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
+	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/gateway"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 	"github.com/ordersaga/ordersaga/internal/manifests"
@@ -70,6 +71,7 @@ type Stack struct {
 	Topic   string
 
 	procs   map[string]*process
+	issuer  *eventauth.Issuer // the stack's sender-token issuer
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	cleanup []func()
@@ -96,6 +98,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	policies, err := senderPolicies(set, broker)
+	if err != nil {
+		return nil, err
+	}
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -117,6 +123,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.Topic = brokerTopic(broker.Namespace, broker.Name)
 
+	// The stack's token issuer.
+	issuer, err := s.startIssuer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.issuer = issuer
+	// The ingress checks senders with the functions' own code path: discovery, JWKS, Verify.
+	ingressAuth, err := eventauth.Config{Issuer: issuer.URL(), Audience: policies.brokerAudience, Senders: policies.brokerSenders}.Verifier()
+	if err != nil {
+		return nil, err
+	}
+
 	// The broker's ingress, what K_SINK points at.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaBrokers...), kgo.ProducerLinger(0),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation())
@@ -124,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.cleanup = append(s.cleanup, producer.Close)
-	ingress := &Ingress{client: producer, topic: s.Topic}
+	ingress := &Ingress{client: producer, topic: s.Topic, auth: ingressAuth}
 	if s.Ingress, err = s.serve(ctx, "127.0.0.1:0", ingress); err != nil {
 		return nil, err
 	}
@@ -145,8 +163,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.cleanup = append(s.cleanup, p.close)
 		s.procs[name], urls[name] = p, p.url()
 	}
+	authEnv, err := s.eventAuthEnv(ctx, cfg, set, broker, policies, issuer, urls)
+	if err != nil {
+		return nil, err
+	}
 	for name, p := range s.procs {
-		p.env = functionEnv(name, cfg, dbURLs[name], urls, s)
+		p.env = append(functionEnv(name, cfg, dbURLs[name], urls, s), authEnv[name]...)
 		s.wg.Add(1)
 		go p.supervise(ctx, &s.wg)
 	}
@@ -171,7 +193,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			delivery = t.Spec.Delivery
 		}
 		d := &TriggerDispatcher{Trigger: t, Subscriber: subscriber, Reply: s.Ingress, Producer: ingress, Topic: s.Topic,
-			Brokers: s.KafkaBrokers, Quiet: cfg.Quiet}
+			Brokers: s.KafkaBrokers, Quiet: cfg.Quiet,
+			// The Trigger's own identity, as Knative gives each Trigger its OIDC service account.
+			Tokens:             eventauth.NewMinter(issuer, manifests.OIDCIdentity(gvkTrigger, t.Namespace, t.Name), senderTokenTTL),
+			SubscriberAudience: destinationAudience(t.Spec.Subscriber, broker),
+			ReplyAudience:      policies.brokerAudience,
+		}
 		if cfg.Delivery != nil && delivery != nil {
 			delivery = delivery.DeepCopy()
 			cfg.Delivery(delivery)
@@ -182,6 +209,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				if d.DeadLetter, err = resolve(*delivery.DeadLetterSink, urls, s.Ingress); err != nil {
 					return nil, fmt.Errorf("trigger %s dead-letter sink: %w", t.Name, err)
 				}
+				d.DeadLetterAudience = destinationAudience(*delivery.DeadLetterSink, broker)
 			}
 		}
 		s.run(ctx, "trigger "+t.Name, d.Run)
@@ -255,10 +283,25 @@ func (s *Stack) fail(err error) {
 
 // serve serves h on addr until ctx ends and returns its base URL.
 func (s *Stack) serve(ctx context.Context, addr string, h http.Handler) (string, error) {
-	l, err := net.Listen("tcp", addr)
+	l, url, err := listen(addr)
 	if err != nil {
 		return "", err
 	}
+	s.serveOn(ctx, l, h)
+	return url, nil
+}
+
+// listen opens addr and returns the listener with its base URL.
+func listen(addr string) (net.Listener, string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	return l, "http://" + l.Addr().String(), nil
+}
+
+// serveOn serves h on l until ctx ends.
+func (s *Stack) serveOn(ctx context.Context, l net.Listener, h http.Handler) {
 	srv := httpapi.NewServer(h)
 	s.wg.Add(1)
 	go func() {
@@ -268,7 +311,6 @@ func (s *Stack) serve(ctx context.Context, addr string, h http.Handler) (string,
 			s.fail(err)
 		}
 	}()
-	return "http://" + l.Addr().String(), nil
 }
 
 // startKafka returns the brokers to use: KAFKA_BROKERS, or an embedded broker persisting to

@@ -15,10 +15,11 @@ import (
 )
 
 // WebhookContext is the context Knative's admission webhooks validate a newly created object in:
-// the default feature flags (delivery timeout on, cross-namespace links off, ...) and "within
-// create". Defaults for serving and eventing come from their FromContextOrDefaults.
+// the default feature flags (delivery timeout on, cross-namespace links off, ...) with
+// authentication-oidc enabled, which this project requires (EventPolicies; docs/SECURITY.md),
+// and "within create". Defaults for serving and eventing come from their FromContextOrDefaults.
 func WebhookContext(ctx context.Context) context.Context {
-	flags, _ := feature.NewFlagsConfigFromMap(nil) // nil map: the release defaults, never an error
+	flags, _ := feature.NewFlagsConfigFromMap(map[string]string{feature.OIDCAuthentication: string(feature.Enabled)})
 	return apis.WithinCreate(feature.ToContext(ctx, flags))
 }
 

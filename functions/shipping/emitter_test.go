@@ -1,0 +1,25 @@
+package shipping
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/events/eventstest"
+	"github.com/ordersaga/ordersaga/internal/function"
+)
+
+// Shipping ships only for an ORDER_ACCEPTED the order function wrote.
+func TestOrderAcceptedFromAnotherSourceShipsNothing(t *testing.T) {
+	f := open(t, "")
+	e := eventstest.New(t, events.SourcePayment, events.OrderAcceptedV1{OrderID: "00000000-0000-0000-0000-000000000001", UserID: "u",
+		Items: []events.Line{{SKU: "PEN", Quantity: 1}}, TotalCents: 100})
+	reply, err := f.Handle(context.Background(), e)
+	if status := function.EventStatus(err); status != http.StatusBadRequest || reply != nil {
+		t.Fatalf("status %d (err %v); want 400", status, err)
+	}
+	if n := count(t, f, "shipments"); n != 0 {
+		t.Fatalf("%d shipments", n)
+	}
+}
