@@ -93,6 +93,7 @@ type Set struct {
 	PingSources     []*sourcesv1.PingSource
 	Services        []*servingv1.Service
 	KafkaSources    []*KafkaSource
+	KafkaUsers      []*KafkaUser
 	// Unstructured holds every CRD-backed object (KafkaSources included), as written.
 	Unstructured []*unstructured.Unstructured
 }
@@ -223,6 +224,8 @@ func decode(raw []byte) (Object, error) {
 		value = &sourcesv1.PingSource{}
 	case GVKService:
 		value = &servingv1.Service{}
+	case GVKKafkaUser:
+		value = &KafkaUser{}
 	default:
 		if !isUnstructuredKind(gvk) {
 			return Object{}, fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, errUnknownKind)
@@ -289,6 +292,8 @@ func (s *Set) index(o Object) {
 		s.PingSources = append(s.PingSources, v)
 	case *servingv1.Service:
 		s.Services = append(s.Services, v)
+	case *KafkaUser:
+		s.KafkaUsers = append(s.KafkaUsers, v)
 	case *unstructured.Unstructured:
 		s.Unstructured = append(s.Unstructured, v)
 		if o.GVK.GroupKind() == GVKKafkaSource.GroupKind() {

@@ -97,6 +97,10 @@ func validateObject(ctx context.Context, o Object, crds *CRDs) error {
 		if v.Type == corev1.SecretTypeBasicAuth && !keys[corev1.BasicAuthUsernameKey] && !keys[corev1.BasicAuthPasswordKey] {
 			errs = append(errs, errors.New("a kubernetes.io/basic-auth Secret needs username or password"))
 		}
+	case *KafkaUser:
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	case *unstructured.Unstructured:
 		if crds != nil {
 			if err := crds.Validate(ctx, v); err != nil {
