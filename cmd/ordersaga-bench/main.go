@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/client"
+	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/loadtest"
 	"github.com/ordersaga/ordersaga/internal/local"
 	"github.com/ordersaga/ordersaga/internal/manifests"
@@ -51,7 +52,8 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	var o options
 	flag.StringVar(&o.server, "server", "", "gateway URL of a running stack (default: start one in this process)")
-	flag.StringVar(&o.kafka, "kafka", env("KAFKA_BROKERS", "127.0.0.1:19092"), "with --server: the Kafka brokers holding the broker topic")
+	flag.StringVar(&o.kafka, "kafka", env("KAFKA_BROKERS", "127.0.0.1:19092"), "with --server: the Kafka brokers holding the broker topic "+
+		"(as KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD/KAFKA_SASL_MECHANISM when set, else as the local stack's ordersctl from <data>/kafka-credentials.json)")
 	flag.StringVar(&o.topic, "topic", "knative-broker-ordersaga-default", "with --server: the broker topic")
 	flag.StringVar(&o.adminEmail, "admin-email", env("ORDERSAGA_ADMIN_EMAIL", "admin@example.com"), "with --server: the admin, who stocks items")
 	flag.StringVar(&o.adminPassword, "admin-password", env("ORDERSAGA_ADMIN_PASSWORD", "admin-password-123"), "with --server: the admin's password")
@@ -99,7 +101,11 @@ type PGBench struct {
 
 func run(ctx context.Context, o options) error {
 	rep := Report{Time: time.Now().UTC(), CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	gateway, brokers, topic := o.server, strings.Split(o.kafka, ","), o.topic
+	gateway, topic := o.server, o.topic
+	kcfg, err := benchKafka(o)
+	if err != nil {
+		return err
+	}
 	adminEmail, adminPassword := o.adminEmail, o.adminPassword
 	if gateway == "" {
 		stack, cleanup, err := startStack(ctx, o)
@@ -107,7 +113,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		defer cleanup()
-		gateway, brokers, topic = stack.GatewayURL, stack.KafkaBrokers, stack.Topic
+		gateway, kcfg, topic = stack.GatewayURL, stack.Kafka, stack.Topic
 		adminEmail, adminPassword = stack.AdminEmail, stack.AdminPassword
 		rep.Target = "in-process stack"
 	} else {
@@ -137,7 +143,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	watcher, err := loadtest.Watch(ctx, brokers, topic)
+	watcher, err := loadtest.Watch(ctx, kcfg, topic)
 	if err != nil {
 		return err
 	}
@@ -307,4 +313,16 @@ func env(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// benchKafka is how the watcher reads the broker topic of a stack given with --server: the
+// KAFKA_SASL_* credentials when set, else the local stack's ordersctl principal from the data
+// folder (what `make run` there created).
+func benchKafka(o options) (kafka.Config, error) {
+	brokers := strings.Split(o.kafka, ",")
+	if user := os.Getenv("KAFKA_SASL_USERNAME"); user != "" {
+		return kafka.Config{Brokers: brokers, Mechanism: env("KAFKA_SASL_MECHANISM", kafka.ScramSHA512),
+			Username: user, Password: os.Getenv("KAFKA_SASL_PASSWORD")}, nil
+	}
+	return kafka.LocalClient(brokers, filepath.Join(o.dataDir, kafka.CredentialsFile))
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -47,19 +46,11 @@ func (k *kafkaAuth) config(brokers []string) (kafka.Config, error) {
 		}
 		c.Mechanism, c.Username, c.Password = strings.ToUpper(k.mechanism), k.user, k.password
 	case k.credentials != "":
-		creds, err := kafka.LoadCredentials(k.credentials)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			// No local stack here: anonymous, which a broker requiring SASL refuses (authError says so).
-		case err != nil:
+		lc, err := kafka.LocalClient(brokers, k.credentials)
+		if err != nil {
 			return kafka.Config{}, err
-		default:
-			lc, err := creds.Config(brokers, kafka.LocalCLIUser)
-			if err != nil {
-				return kafka.Config{}, fmt.Errorf("%s: %w", k.credentials, err)
-			}
-			c.Mechanism, c.Username, c.Password = lc.Mechanism, lc.Username, lc.Password
 		}
+		c.Mechanism, c.Username, c.Password = lc.Mechanism, lc.Username, lc.Password
 	}
 	if _, err := c.Opts(); err != nil {
 		return kafka.Config{}, usageError{err}

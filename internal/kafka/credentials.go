@@ -103,3 +103,22 @@ func (c Credentials) Config(brokers []string, principal string) (Config, error) 
 // LocalCLIUser is the local stack's principal for ordersctl and the tools that read its topics
 // (the load test's watcher): it may read and write the source and broker topics, nothing else.
 const LocalCLIUser = "ordersctl"
+
+// LocalClient is how a tool on the local stack's machine (ordersctl, the load test) reaches
+// brokers: as LocalCLIUser with the password from the credentials file at path, or anonymous when
+// there is no such file (no local stack here; a broker requiring SASL then refuses). Errors are
+// those of LoadCredentials but a missing file, and a file without LocalCLIUser.
+func LocalClient(brokers []string, path string) (Config, error) {
+	creds, err := LoadCredentials(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Config{Brokers: brokers}, nil
+	case err != nil:
+		return Config{}, err
+	}
+	c, err := creds.Config(brokers, LocalCLIUser)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
