@@ -77,7 +77,7 @@ func (a *app) newReader(ctx context.Context) (*reader, error) {
 		if aerr := authError(err, cfg); aerr != nil {
 			return nil, aerr
 		}
-		return nil, fmt.Errorf("cannot reach Kafka at %s: is `make run` running? (or point --kafka / ORDERSCTL_KAFKA at a broker)", a.kafka)
+		return nil, unreachable(a.kafka, cfg)
 	}
 	for _, mt := range resp.Topics {
 		if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
@@ -327,4 +327,17 @@ func eventDetail(e cloudevents.Event) string {
 		return linesText(lines)
 	}
 	return ""
+}
+
+// unreachable explains a broker that did not answer. A broker that requires SASL closes the
+// connection of a client that does not log in, or fails to (the embedded one does so rather than
+// answer an authentication error), so credentials are as likely a cause as a stopped stack.
+func unreachable(brokers string, cfg kafka.Config) error {
+	if cfg.Mechanism == "" {
+		return fmt.Errorf("cannot reach Kafka at %s as an anonymous client: is `make run` running? (or point --kafka / ORDERSCTL_KAFKA at a broker) "+
+			"A broker requiring SASL, as the local stack's does, closes the connection: run where its data folder is (for %s), "+
+			"or give --kafka-user and ORDERSCTL_KAFKA_PASSWORD", brokers, kafka.CredentialsFile)
+	}
+	return fmt.Errorf("cannot reach Kafka at %s as %s: is `make run` running? (or point --kafka / ORDERSCTL_KAFKA at a broker) "+
+		"Is the password right? A broker closes the connection of a failed login", brokers, cfg.Username)
 }
