@@ -25,7 +25,7 @@ func TestEventCommandsNeedKafkaCredentials(t *testing.T) {
 		v    vars
 		want string
 	}{
-		"anonymous":      {anonymous, "as an anonymous client"},
+		"anonymous":      {anonymous, "anonymous client"},
 		"wrong password": {wrong, "as ordersctl"},
 	} {
 		for _, args := range [][]string{send, {"events", "trace", order}} {
