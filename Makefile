@@ -23,6 +23,15 @@ vet:
 bench:
 	$(GO) run ./cmd/ordersaga-bench $(BENCH_FLAGS)
 
+## bench-compare: make bench, then the peer design (BASELINE_DIR: the seed's architecture ported to
+## Go, a development tool outside this repository) on the same PostgreSQL, and the two ratios.
+BASELINE_DIR ?= ../shared/tools/baseline
+.PHONY: bench-compare
+bench-compare:
+	@if [ ! -f '$(BASELINE_DIR)/go.mod' ]; then \
+	  echo "bench-compare needs the peer design: set BASELINE_DIR to its folder (now: $(BASELINE_DIR))"; exit 2; fi
+	$(GO) run ./cmd/ordersaga-bench -baseline '$(BASELINE_DIR)' $(BENCH_FLAGS)
+
 .PHONY: bench-handlers
 bench-handlers:
 	$(GO) test -run '^$$' -bench . -benchmem ./functions/...

@@ -1,9 +1,12 @@
 // Command ordersaga-bench measures the whole saga as a user sees it (`make bench`): it starts the
-// local stack in this process (or targets a running gateway with --server), stocks items, drives
+// local stack as `make run` does, in its own process (or targets a running gateway with --server),
+// stocks items, drives
 // orders through POST /orders and timestamps each order's ORDER_COMPLETED or ORDER_CANCELLED on
 // the broker topic, with a throwaway consumer that has no group. Two runs by default: maximum
-// throughput at a fixed concurrency, and latency at a fixed offered rate. Then `pgbench -N`
-// against the same PostgreSQL, for the database's own ceiling. Every figure goes to a JSON file.
+// throughput at a fixed concurrency, and latency at a fixed offered rate, each with where its
+// cost went (cost.go). Then `pgbench -N` against the same PostgreSQL, for the database's own
+// ceiling, and with --baseline the peer's design on the same machine (compare.go). Every figure
+// goes to a JSON file.
 package main
 
 import (
@@ -22,7 +25,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,8 +35,6 @@ import (
 	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/loadtest"
-	"github.com/ordersaga/ordersaga/internal/local"
-	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
 type options struct {
@@ -46,6 +46,7 @@ type options struct {
 	rateOrders, warmup         int
 	pgbenchSeconds, pgbenchCli int
 	cpuProfile                 string
+	paymentRate, baseline      string
 }
 
 func main() {
@@ -68,7 +69,9 @@ func main() {
 	flag.IntVar(&o.warmup, "warmup", 100, "unmeasured orders first")
 	flag.IntVar(&o.pgbenchSeconds, "pgbench-seconds", 10, "pgbench -N duration (0 skips it)")
 	flag.IntVar(&o.pgbenchCli, "pgbench-clients", 8, "pgbench clients")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (gateway, ingress, dispatchers) during the runs")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the stack process (gateway, ingress, dispatchers, embedded Kafka) from start to stop")
+	flag.StringVar(&o.paymentRate, "payment-rate", "0.7", "payment's success probability (PAYMENT_SUCCESS_RATE)")
+	flag.StringVar(&o.baseline, "baseline", "", "also run the peer design in this folder on the same PostgreSQL and print the ratios (make bench-compare)")
 	flag.Parse()
 	if o.out == "" {
 		o.out = filepath.Join(o.dataDir, "bench.json")
@@ -83,12 +86,19 @@ func main() {
 
 // Report is the JSON written at the end.
 type Report struct {
-	Time    time.Time         `json:"time"`
-	Target  string            `json:"target"`
-	CPUs    int               `json:"cpus"`
-	Go      string            `json:"go"`
-	Runs    []loadtest.Result `json:"runs"`
-	PGBench *PGBench          `json:"pgbench,omitempty"`
+	Time    time.Time   `json:"time"`
+	Target  string      `json:"target"`
+	CPUs    int         `json:"cpus"`
+	Go      string      `json:"go"`
+	Runs    []Run       `json:"runs"`
+	PGBench *PGBench    `json:"pgbench,omitempty"`
+	Compare *Comparison `json:"compare,omitempty"`
+}
+
+// Run is one load's figures and, when the bench started the stack, where its cost went.
+type Run struct {
+	loadtest.Result
+	Cost *Cost `json:"cost,omitempty"`
 }
 
 // PGBench is the `pgbench -N` figure.
@@ -107,15 +117,19 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	adminEmail, adminPassword := o.adminEmail, o.adminPassword
+	var stack *childStack
 	if gateway == "" {
-		stack, cleanup, err := startStack(ctx, o)
-		if err != nil {
+		if stack, err = startChildStack(ctx, o); err != nil {
 			return err
 		}
-		defer cleanup()
-		gateway, kcfg, topic = stack.GatewayURL, stack.Kafka, stack.Topic
-		adminEmail, adminPassword = stack.AdminEmail, stack.AdminPassword
-		rep.Target = "in-process stack"
+		defer stack.stop()
+		gateway, topic = stack.gatewayURL, stack.topic
+		// The child stack's ordersctl principal, from the data folder it generated its credentials in.
+		if kcfg, err = kafka.LocalClient([]string{stack.kafka}, filepath.Join(stack.dataDir, kafka.CredentialsFile)); err != nil {
+			return err
+		}
+		adminEmail, adminPassword = stack.adminEmail, stack.adminPassword
+		rep.Target = "local stack (bin/ordersaga-local, PAYMENT_SUCCESS_RATE=" + o.paymentRate + ")"
 	} else {
 		rep.Target = gateway
 	}
@@ -153,16 +167,6 @@ func run(ctx context.Context, o options) error {
 		r := loadtest.Run(ctx, user, watcher, loadtest.Load{Name: "warmup", Orders: o.warmup, Concurrency: 16, SKUs: skus, Timeout: 2 * time.Minute})
 		fmt.Fprintln(os.Stderr, r)
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
 	var loads []loadtest.Load
 	if o.concurrency > 0 {
 		loads = append(loads, loadtest.Load{Name: "throughput", Orders: o.orders, Concurrency: o.concurrency})
@@ -172,15 +176,27 @@ func run(ctx context.Context, o options) error {
 	}
 	for _, l := range loads {
 		l.SKUs, l.Timeout = skus, 2*time.Minute
-		r := loadtest.Run(ctx, user, watcher, l)
-		fmt.Println(r)
+		var before usage
+		if stack != nil {
+			if before, err = measureUsage(ctx, stack.cmd.Process.Pid, stack.db, watcher); err != nil {
+				return fmt.Errorf("cost counters: %w", err)
+			}
+		}
+		r := Run{Result: loadtest.Run(ctx, user, watcher, l)}
+		fmt.Println(r.Result)
+		if stack != nil {
+			after, err := measureUsage(ctx, stack.cmd.Process.Pid, stack.db, watcher)
+			if err != nil {
+				return fmt.Errorf("cost counters: %w", err)
+			}
+			cost := costBetween(before, after, r.Completed+r.Cancelled)
+			r.Cost = &cost
+			fmt.Println(cost)
+		}
 		rep.Runs = append(rep.Runs, r)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-	}
-	if o.cpuProfile != "" {
-		pprof.StopCPUProfile()
 	}
 
 	if o.pgbenchSeconds > 0 {
@@ -191,6 +207,18 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("pgbench    -N, %d clients, %d s: %.0f transactions/s\n", pg.Clients, pg.DurationS, pg.TPS)
 		rep.PGBench = pg
 	}
+	if o.baseline != "" {
+		if stack != nil {
+			stack.stop() // the peer gets the machine to itself, as this stack had
+		}
+		cmp, err := comparePeer(ctx, o, rep.Runs)
+		if err != nil {
+			return err
+		}
+		rep.Compare = cmp
+		fmt.Printf("compare    throughput %.2fx the peer's (goal >= 1.0), p50 at %g orders/s %.2fx the peer's (goal <= 1.2)\n",
+			cmp.ThroughputRatio, o.rate, cmp.P50Ratio)
+	}
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
 	}
@@ -200,39 +228,6 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Println("figures written to", o.out)
 	return nil
-}
-
-// startStack starts the local stack as the end-to-end test does, quiet, on a scratch database
-// it drops afterwards and a fresh Kafka folder.
-func startStack(ctx context.Context, o options) (*local.Stack, func(), error) {
-	root, err := manifests.ModuleRoot()
-	if err != nil {
-		return nil, nil, err
-	}
-	dataDir := filepath.Join(o.dataDir, "bench")
-	if err := os.RemoveAll(filepath.Join(dataDir, "kafka")); err != nil {
-		return nil, nil, err
-	}
-	dbURL, dropDB, err := scratchDatabase(ctx, o.databaseURL, "ordersaga_bench")
-	if err != nil {
-		return nil, nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		dropDB()
-		return nil, nil, err
-	}
-	fmt.Fprintln(os.Stderr, "starting the stack (builds the functions)...")
-	stack, err := local.Start(ctx, local.Config{
-		Root: root, DataDir: dataDir, DatabaseURL: dbURL, KafkaPort: port, GatewayAddr: "127.0.0.1:0",
-		PaymentSuccessRate: "0.7", AdminEmail: "admin@bench.test", AdminPassword: "bench-" + strconv.FormatUint(rand.Uint64(), 36),
-		Quiet: true,
-	})
-	if err != nil {
-		dropDB()
-		return nil, nil, err
-	}
-	return stack, func() { stack.Stop(); dropDB() }, nil
 }
 
 // scratchDatabase creates a database named prefix_<random> on the server of adminURL and

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/kelseyhightower/envconfig"
@@ -32,6 +33,18 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path := os.Getenv("ORDERSAGA_CPUPROFILE"); path != "" {
+		// For `make bench -cpuprofile`: the data plane's profile, from start to stop.
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	stack, err := local.Start(ctx, cfg)
 	if err != nil {
 		return err

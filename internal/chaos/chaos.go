@@ -57,10 +57,12 @@ type Report struct {
 
 // PhaseReport is one phase's faults and orders.
 type PhaseReport struct {
-	Name     string
-	Faults   int
-	Placed   int
-	Refused  int
+	Name    string
+	Faults  int
+	Placed  int
+	Refused int
+	// Refusals counts the refused orders by error, so a report says why they were refused.
+	Refusals map[string]int
 	Duration time.Duration
 }
 
@@ -71,6 +73,9 @@ func (r Report) String() string {
 	var b strings.Builder
 	for _, p := range r.Phases {
 		fmt.Fprintf(&b, "%-6s %4d orders placed, %3d refused, %3d faults, %s\n", p.Name, p.Placed, p.Refused, p.Faults, p.Duration.Round(time.Second))
+		for reason, n := range p.Refusals {
+			fmt.Fprintf(&b, "  refused %dx: %s\n", n, reason)
+		}
 	}
 	fmt.Fprintf(&b, "settle %4d stuck, settled %s after the faults stopped\n", len(r.Stuck), r.SettleTime.Round(time.Second))
 	for _, s := range r.Stuck {
@@ -187,9 +192,14 @@ func killEvery(ctx context.Context, cfg Config) int {
 }
 
 // hangOne stops a random victim (SIGSTOP) for cfg.HangFor, however soon ctx ends, then resumes it.
+// The victim may still be restarting after the first phase's kills, so it waits for its process.
 func hangOne(ctx context.Context, cfg Config) int {
 	victim := cfg.Victims[rand.IntN(len(cfg.Victims))]
 	pid := findFunction(cfg.DataDir, victim)
+	for wait := time.Now().Add(30 * time.Second); pid == 0 && time.Now().Before(wait) && ctx.Err() == nil; {
+		sleep(ctx, 100*time.Millisecond)
+		pid = findFunction(cfg.DataDir, victim)
+	}
 	if pid == 0 || syscall.Kill(pid, syscall.SIGSTOP) != nil {
 		fmt.Fprintf(cfg.Log, "hang: no %s process to stop\n", victim)
 		return 0
@@ -205,7 +215,7 @@ func hangOne(ctx context.Context, cfg Config) int {
 // once both are done.
 func runPhase(ctx context.Context, cfg Config, user *client.Client, skus map[string]int64, name string,
 	faults func(context.Context, Config) int) (PhaseReport, []string) {
-	rep := PhaseReport{Name: name}
+	rep := PhaseReport{Name: name, Refusals: map[string]int{}}
 	started := time.Now()
 	faultsCtx, stopFaults := context.WithCancel(ctx)
 	faultCount := make(chan int, 1)
@@ -229,6 +239,7 @@ func runPhase(ctx context.Context, cfg Config, user *client.Client, skus map[str
 				mu.Lock()
 				if err != nil {
 					rep.Refused++
+					rep.Refusals[err.Error()]++
 				} else {
 					ids = append(ids, o.ID)
 				}

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ type Watcher struct {
 	mu      sync.Mutex
 	ended   map[string]Ending
 	waiters map[string][]chan Ending
+	seen    map[events.Type]int
 }
 
 // Watch starts watching topic from now on, reaching Kafka as cfg says (it needs to read topic).
@@ -41,7 +43,7 @@ func Watch(ctx context.Context, cfg kafka.Config, topic string) (*Watcher, error
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{client: client, ended: map[string]Ending{}, waiters: map[string][]chan Ending{}}
+	w := &Watcher{client: client, ended: map[string]Ending{}, waiters: map[string][]chan Ending{}, seen: map[events.Type]int{}}
 	go w.run(ctx)
 	return w, nil
 }
@@ -64,11 +66,25 @@ func (w *Watcher) run(ctx context.Context) {
 					order = string(h.Value)
 				}
 			}
+			w.count(typ)
 			if (typ == events.OrderCompleted || typ == events.OrderCancelled) && order != "" {
 				w.end(order, Ending{Type: typ, At: now})
 			}
 		})
 	}
+}
+
+func (w *Watcher) count(typ events.Type) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seen[typ]++
+}
+
+// Seen returns how many records of each type the watcher has read so far.
+func (w *Watcher) Seen() map[events.Type]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.seen)
 }
 
 func (w *Watcher) end(order string, e Ending) {

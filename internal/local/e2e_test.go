@@ -35,8 +35,9 @@ type e2e struct {
 }
 
 // startE2E starts the whole stack as `make run` does, on a database and a data folder of the
-// test's own, and signs a user and the admin in through the gateway.
-func startE2E(t *testing.T) *e2e {
+// test's own, and signs a user and the admin in through the gateway. adjust changes the
+// configuration first.
+func startE2E(t *testing.T, adjust ...func(*Config)) *e2e {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: starts the whole stack")
@@ -50,11 +51,15 @@ func startE2E(t *testing.T) *e2e {
 	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	stack, err := Start(context.Background(), Config{
+	cfg := Config{
 		Root: moduleRoot(t), DataDir: t.TempDir(), DatabaseURL: dbURL, KafkaPort: kafkaPort,
 		GatewayAddr: "127.0.0.1:0", PaymentSuccessRate: "0.7",
 		AdminEmail: "admin@e2e.test", AdminPassword: "admin-password-e2e", Quiet: true,
-	})
+	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	stack, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

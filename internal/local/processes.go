@@ -120,13 +120,16 @@ func (p *process) runOnce(ctx context.Context) error {
 }
 
 // Kill kills the process, as a crashing pod; the supervisor starts it again.
-func (p *process) Kill() error {
+func (p *process) Kill() error { return p.Signal(os.Kill) }
+
+// Signal sends sig to the running instance.
+func (p *process) Signal(sig os.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil || p.cmd.Process == nil {
 		return fmt.Errorf("%s is not running", p.name)
 	}
-	return p.cmd.Process.Kill()
+	return p.cmd.Process.Signal(sig)
 }
 
 // waitReady polls p's readiness probe until it answers 200 or ctx ends.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
@@ -48,6 +49,9 @@ type Config struct {
 	PaymentSuccessRate string `envconfig:"PAYMENT_SUCCESS_RATE" default:"0.9"`
 	// Quiet drops the per-hop log lines (benchmarks).
 	Quiet bool `envconfig:"ORDERSAGA_QUIET"`
+	// Delivery, when set, adjusts every Trigger's delivery spec after it is read from triggers/:
+	// tests shorten the retry budget with it, to outlast it in seconds rather than minutes.
+	Delivery func(*eventingduckv1.DeliverySpec) `ignored:"true"`
 }
 
 // schemas is each function's own PostgreSQL schema; functions not listed need no database.
@@ -179,6 +183,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		d := &TriggerDispatcher{Trigger: t, Subscriber: subscriber, Reply: s.Ingress, Producer: ingress, Topic: s.Topic,
 			Kafka: s.kafkaAs(principalBroker), Quiet: cfg.Quiet}
+		if cfg.Delivery != nil && delivery != nil {
+			delivery = delivery.DeepCopy()
+			cfg.Delivery(delivery)
+		}
 		if delivery != nil {
 			d.Delivery = *delivery
 			if delivery.DeadLetterSink != nil {
@@ -202,11 +210,17 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 // Kill kills one function's process, as a crashing pod; it is restarted.
 func (s *Stack) Kill(name string) error {
+	return s.Signal(name, os.Kill)
+}
+
+// Signal sends sig to one function's process: SIGSTOP and SIGCONT hang and resume it, as a
+// stalled node would.
+func (s *Stack) Signal(name string, sig os.Signal) error {
 	p, ok := s.procs[name]
 	if !ok {
 		return fmt.Errorf("no function %q", name)
 	}
-	return p.Kill()
+	return p.Signal(sig)
 }
 
 // Wait blocks until the stack stops or one of its parts fails.
