@@ -70,6 +70,8 @@ smoke:
 
 # ---- Cluster deployment (README "Deploy to a cluster"); needs kubectl, openssl and ko ----
 NAMESPACE ?= ordersaga
+# The Strimzi Kafka cluster's namespace, where the KafkaUsers and their password Secrets live.
+KAFKA_NAMESPACE ?= kafka
 FUNCTIONS := order inventory payment shipping user deadletter gateway
 RELEASE ?= release.yaml
 PUSH ?= true
@@ -86,6 +88,15 @@ secrets:
 	  kubectl create secret generic -n $(NAMESPACE) $$name --type=kubernetes.io/basic-auth \
 	    --from-literal=username=$$role --from-literal=password="$$(openssl rand -hex 24)" && \
 	  kubectl label secret -n $(NAMESPACE) $$name cnpg.io/reload=true app.kubernetes.io/part-of=ordersaga || exit 1; \
+	done
+	@# Kafka: one password per principal, in its KafkaUser's namespace and in the client's.
+	@for p in order kafka-source knative-broker ordersctl; do \
+	  kubectl get secret -n $(NAMESPACE) kafka-$$p >/dev/null 2>&1 && continue; \
+	  pw="$$(openssl rand -hex 24)"; \
+	  kubectl create secret generic -n $(KAFKA_NAMESPACE) ordersaga-$$p-kafka --from-literal=password="$$pw" \
+	    --dry-run=client -o yaml | kubectl apply -f - && \
+	  kubectl create secret generic -n $(NAMESPACE) kafka-$$p --from-literal=protocol=SASL_PLAINTEXT \
+	    --from-literal=sasl.mechanism=SCRAM-SHA-512 --from-literal=user=ordersaga-$$p --from-literal=password="$$pw" || exit 1; \
 	done
 	@kubectl get secret -n $(NAMESPACE) user-auth >/dev/null 2>&1 || { \
 	  key=$$(mktemp) && openssl genpkey -algorithm ed25519 -out $$key && \

@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/client"
+	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/loadtest"
 )
 
@@ -52,7 +53,8 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	var o options
 	flag.StringVar(&o.server, "server", "", "gateway URL of a running stack (default: start one in this process)")
-	flag.StringVar(&o.kafka, "kafka", env("KAFKA_BROKERS", "127.0.0.1:19092"), "with --server: the Kafka brokers holding the broker topic")
+	flag.StringVar(&o.kafka, "kafka", env("KAFKA_BROKERS", "127.0.0.1:19092"), "with --server: the Kafka brokers holding the broker topic "+
+		"(as KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD/KAFKA_SASL_MECHANISM when set, else as the local stack's ordersctl from <data>/kafka-credentials.json)")
 	flag.StringVar(&o.topic, "topic", "knative-broker-ordersaga-default", "with --server: the broker topic")
 	flag.StringVar(&o.adminEmail, "admin-email", env("ORDERSAGA_ADMIN_EMAIL", "admin@example.com"), "with --server: the admin, who stocks items")
 	flag.StringVar(&o.adminPassword, "admin-password", env("ORDERSAGA_ADMIN_PASSWORD", "admin-password-123"), "with --server: the admin's password")
@@ -109,16 +111,23 @@ type PGBench struct {
 
 func run(ctx context.Context, o options) error {
 	rep := Report{Time: time.Now().UTC(), CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	gateway, brokers, topic := o.server, strings.Split(o.kafka, ","), o.topic
+	gateway, topic := o.server, o.topic
+	kcfg, err := benchKafka(o)
+	if err != nil {
+		return err
+	}
 	adminEmail, adminPassword := o.adminEmail, o.adminPassword
 	var stack *childStack
 	if gateway == "" {
-		var err error
 		if stack, err = startChildStack(ctx, o); err != nil {
 			return err
 		}
 		defer stack.stop()
-		gateway, brokers, topic = stack.gatewayURL, []string{stack.kafka}, stack.topic
+		gateway, topic = stack.gatewayURL, stack.topic
+		// The child stack's ordersctl principal, from the data folder it generated its credentials in.
+		if kcfg, err = kafka.LocalClient([]string{stack.kafka}, filepath.Join(stack.dataDir, kafka.CredentialsFile)); err != nil {
+			return err
+		}
 		adminEmail, adminPassword = stack.adminEmail, stack.adminPassword
 		rep.Target = "local stack (bin/ordersaga-local, PAYMENT_SUCCESS_RATE=" + o.paymentRate + ")"
 	} else {
@@ -148,7 +157,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	watcher, err := loadtest.Watch(ctx, brokers, topic)
+	watcher, err := loadtest.Watch(ctx, kcfg, topic)
 	if err != nil {
 		return err
 	}
@@ -299,4 +308,16 @@ func env(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// benchKafka is how the watcher reads the broker topic of a stack given with --server: the
+// KAFKA_SASL_* credentials when set, else the local stack's ordersctl principal from the data
+// folder (what `make run` there created).
+func benchKafka(o options) (kafka.Config, error) {
+	brokers := strings.Split(o.kafka, ",")
+	if user := os.Getenv("KAFKA_SASL_USERNAME"); user != "" {
+		return kafka.Config{Brokers: brokers, Mechanism: env("KAFKA_SASL_MECHANISM", kafka.ScramSHA512),
+			Username: user, Password: os.Getenv("KAFKA_SASL_PASSWORD")}, nil
+	}
+	return kafka.LocalClient(brokers, filepath.Join(o.dataDir, kafka.CredentialsFile))
 }

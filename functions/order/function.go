@@ -31,9 +31,10 @@ var migrations embed.FS
 // Config is the order function's configuration, from the environment.
 type Config struct {
 	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
-	// KafkaBrokers and KafkaTopic are where ORDER_REQUESTED is published.
-	KafkaBrokers string `envconfig:"KAFKA_BROKERS" required:"true"`
-	KafkaTopic   string `envconfig:"KAFKA_TOPIC" default:"orders.events"`
+	// Kafka (KAFKA_BROKERS and KAFKA_SASL_*, KAFKA_TLS*) and KafkaTopic are where, and as whom,
+	// ORDER_REQUESTED is published.
+	Kafka      kafka.Config `envconfig:"KAFKA"`
+	KafkaTopic string       `envconfig:"KAFKA_TOPIC" default:"orders.events"`
 	// SweepInterval is how often a running instance republishes what the outbox holds
 	// unpublished; 0 leaves it to the PingSource alone.
 	SweepInterval time.Duration `envconfig:"OUTBOX_SWEEP_INTERVAL" default:"10s"`
@@ -99,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Function, error) {
 		db.Close()
 		return nil, err
 	}
-	producer, err := kafka.NewProducer(cfg.KafkaBrokers, cfg.KafkaTopic)
+	producer, err := kafka.NewProducer(cfg.Kafka, cfg.KafkaTopic)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -62,7 +62,7 @@ func newFixture(tb testing.TB) *fixture {
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
 	clock := &testClock{}
 	fn, err := Open(context.Background(), Config{
-		DatabaseURL: url, KafkaBrokers: brokers, KafkaTopic: topic, Auth: keys.Config(), Now: clock.now,
+		DatabaseURL: url, Kafka: kafka.Config{Brokers: []string{brokers}}, KafkaTopic: topic, Auth: keys.Config(), Now: clock.now,
 	})
 	if err != nil {
 		tb.Fatal(err)

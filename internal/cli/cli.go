@@ -135,6 +135,7 @@ type app struct {
 
 	server     string
 	kafka      string
+	kafkaAuth  kafkaAuth
 	topic      string
 	output     string
 	configPath string
@@ -190,6 +191,7 @@ Start the system with 'make run', then log in with the admin it prints.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.server, "server", envOr(env, "ORDERSCTL_SERVER", DefaultServer), "the gateway's URL (env ORDERSCTL_SERVER)")
 	pf.StringVar(&a.kafka, "kafka", envOr(env, "ORDERSCTL_KAFKA", DefaultKafka), "Kafka bootstrap brokers, comma-separated, for the event commands (env ORDERSCTL_KAFKA)")
+	a.kafkaAuth.flags(pf, env)
 	pf.StringVar(&a.topic, "topic", envOr(env, "ORDERSCTL_TOPIC", DefaultTopic), "the broker's Kafka topic, which carries every event (env ORDERSCTL_TOPIC)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	pf.StringVar(&a.configPath, "config", "", "the config file holding login tokens (env ORDERSCTL_CONFIG; default "+defaultConfigHint()+")")

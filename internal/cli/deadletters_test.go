@@ -166,7 +166,7 @@ func TestDeadLettersNeedAnAdminAndAWellFormedCommand(t *testing.T) {
 func TestDeadLettersOnTheLocalStack(t *testing.T) {
 	s := startStack(t)
 	admin := vars{"ORDERSCTL_SERVER": s.GatewayURL, "ORDERSCTL_KAFKA": strings.Join(s.KafkaBrokers, ","),
-		"ORDERSCTL_TOPIC": s.Topic, "ORDERSCTL_CONFIG": filepath.Join(t.TempDir(), "config.json")}
+		"ORDERSCTL_TOPIC": s.Topic, "ORDERSAGA_DATA": stackData(), "ORDERSCTL_CONFIG": filepath.Join(t.TempDir(), "config.json")}
 	ok(t, admin, "login", "--email", s.AdminEmail, "--password", s.AdminPassword)
 	order := uuid.NewString() // no such order: the order function answers 400
 	ok(t, admin, "events", "send", "--type", "TRANSACTION_FAILED", "--source", "ordersctl-test",

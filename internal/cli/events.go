@@ -379,13 +379,16 @@ event contract first (--no-validate skips that). The order id defaults to the da
 			defer r.close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			p, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+			p, err := r.kafka.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
 			if err != nil {
 				return err
 			}
 			defer p.Close()
 			res := p.ProduceSync(ctx, rec)
 			if err := res.FirstErr(); err != nil {
+				if aerr := authError(err, r.kafka); aerr != nil {
+					return aerr
+				}
 				return fmt.Errorf("publish to %s on %s: %w", a.topic, a.kafka, err)
 			}
 			out := res[0].Record

@@ -74,7 +74,7 @@ func TestUnreachableServerSaysWhatToDo(t *testing.T) {
 		{[]string{"signup", "--email", "a@b.c", "--password", "p"}, "cannot reach"},
 		{[]string{"items", "list"}, "not logged in to " + v["ORDERSCTL_SERVER"] + ": run ordersctl login"},
 		{[]string{"orders", "create", "--item", "BOOK-1=1"}, "run ordersctl login"},
-		{[]string{"events", "tail"}, "cannot reach Kafka at " + v["ORDERSCTL_KAFKA"] + ": is `make run` running?"},
+		{[]string{"events", "tail"}, "cannot reach Kafka at " + v["ORDERSCTL_KAFKA"] + " as an anonymous client: is `make run` running?"},
 		{[]string{"events", "trace", "some-order"}, "cannot reach Kafka"},
 	} {
 		r := run(t, v, tc.args...)

@@ -25,7 +25,7 @@ import (
 type reader struct {
 	admin      *kgo.Client
 	consumer   *kgo.Client
-	brokers    []string
+	kafka      kafka.Config
 	topic      string
 	partitions []int32
 	start      map[int32]int64
@@ -52,11 +52,15 @@ func (a *app) newReader(ctx context.Context) (*reader, error) {
 	if len(brokers) == 0 {
 		return nil, usagef("--kafka names no broker")
 	}
-	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(2*time.Second))
+	cfg, err := a.kafkaAuth.config(brokers)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := cfg.NewClient(kgo.DialTimeout(2 * time.Second))
 	if err != nil {
 		return nil, usagef("--kafka %q: %v", a.kafka, err)
 	}
-	r := &reader{admin: admin, brokers: brokers, topic: a.topic}
+	r := &reader{admin: admin, kafka: cfg, topic: a.topic}
 	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req := kmsg.NewPtrMetadataRequest()
@@ -70,11 +74,17 @@ func (a *app) newReader(ctx context.Context) (*reader, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("cannot reach Kafka at %s: is `make run` running? (or point --kafka / ORDERSCTL_KAFKA at a broker)", a.kafka)
+		if aerr := authError(err, cfg); aerr != nil {
+			return nil, aerr
+		}
+		return nil, unreachable(a.kafka, cfg)
 	}
 	for _, mt := range resp.Topics {
 		if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
 			admin.Close()
+			if aerr := authError(err, cfg); aerr != nil {
+				return nil, aerr
+			}
 			if errors.Is(err, kerr.UnknownTopicOrPartition) {
 				return nil, fmt.Errorf("topic %q does not exist on Kafka at %s: check --topic (the broker's topic is %s by default)", a.topic, a.kafka, DefaultTopic)
 			}
@@ -156,7 +166,7 @@ func (r *reader) open(start map[int32]int64) error {
 	for p, o := range start {
 		assign[p] = kgo.NewOffset().At(o)
 	}
-	c, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...),
+	c, err := r.kafka.NewClient(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.topic: assign}),
 		kgo.KeepControlRecords(), // to see the end of a partition that ends in a transaction marker
 		kgo.FetchMaxWait(100*time.Millisecond))
@@ -189,7 +199,10 @@ func (r *reader) each(ctx context.Context, end map[int32]int64, fn func(followed
 		}
 		for _, fe := range fetches.Errors() {
 			if !errors.Is(fe.Err, context.Canceled) {
-				return fmt.Errorf("read %s[%d] from Kafka at %s: %w", fe.Topic, fe.Partition, strings.Join(r.brokers, ","), fe.Err)
+				if aerr := authError(fe.Err, r.kafka); aerr != nil {
+					return aerr
+				}
+				return fmt.Errorf("read %s[%d] from Kafka at %s: %w", fe.Topic, fe.Partition, strings.Join(r.kafka.Brokers, ","), fe.Err)
 			}
 		}
 		stop := false
@@ -314,4 +327,17 @@ func eventDetail(e cloudevents.Event) string {
 		return linesText(lines)
 	}
 	return ""
+}
+
+// unreachable explains a broker that did not answer. A broker that requires SASL closes the
+// connection of a client that does not log in, or fails to (the embedded one does so rather than
+// answer an authentication error), so credentials are as likely a cause as a stopped stack.
+func unreachable(brokers string, cfg kafka.Config) error {
+	if cfg.Mechanism == "" {
+		return fmt.Errorf("cannot reach Kafka at %s as an anonymous client: is `make run` running? (or point --kafka / ORDERSCTL_KAFKA at a broker) "+
+			"A broker requiring SASL, as the local stack's does, closes the connection: run where its data folder is (for %s), "+
+			"or give --kafka-user and ORDERSCTL_KAFKA_PASSWORD", brokers, kafka.CredentialsFile)
+	}
+	return fmt.Errorf("cannot reach Kafka at %s as %s: is `make run` running? (or point --kafka / ORDERSCTL_KAFKA at a broker) "+
+		"Is the password right? A broker closes the connection of a failed login", brokers, cfg.Username)
 }

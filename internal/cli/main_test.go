@@ -108,13 +108,17 @@ func bootStack() (skip string, err error) {
 	}
 	// The stack lives as long as its context: the package's, until TestMain stops it.
 	stack, err = local.Start(context.Background(), local.Config{
-		Root: root, DataDir: filepath.Join(stackDir, "data"), DatabaseURL: u.String(),
+		Root: root, DataDir: stackData(), DatabaseURL: u.String(),
 		KafkaPort: port, GatewayAddr: "127.0.0.1:0",
 		AdminEmail: "admin@example.com", AdminPassword: "admin-password-123",
 		PaymentSuccessRate: "1", Quiet: true,
 	})
 	return "", err
 }
+
+// stackData is the shared stack's data folder: ordersctl finds the stack's Kafka credentials in
+// it (ORDERSAGA_DATA), as it finds .data's after `make run`.
+func stackData() string { return filepath.Join(stackDir, "data") }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

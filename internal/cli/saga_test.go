@@ -21,7 +21,7 @@ func TestSaga(t *testing.T) {
 	s := startStack(t)
 	dir := t.TempDir()
 	base := vars{"ORDERSCTL_SERVER": s.GatewayURL, "ORDERSCTL_KAFKA": strings.Join(s.KafkaBrokers, ","),
-		"ORDERSCTL_TOPIC": s.Topic}
+		"ORDERSCTL_TOPIC": s.Topic, "ORDERSAGA_DATA": stackData()}
 	admin := base.with("ORDERSCTL_CONFIG", filepath.Join(dir, "admin", "config.json"))
 	user := base.with("ORDERSCTL_CONFIG", filepath.Join(dir, "user", "config.json"))
 

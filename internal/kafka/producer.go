@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,18 +14,18 @@ type Producer struct {
 	topic  string
 }
 
-// NewProducer connects to the comma-separated brokers. Records are acknowledged by all in-sync
-// replicas and sent without linger: the outbox publishes one order at a time on the request path.
-func NewProducer(brokers, topic string) (*Producer, error) {
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(strings.Split(brokers, ",")...),
+// NewProducer connects to Kafka as cfg says. Records are acknowledged by all in-sync replicas and
+// sent without linger: the outbox publishes one order at a time on the request path. Errors are
+// those of Config.NewClient (an unusable cfg wraps ErrConfig).
+func NewProducer(cfg Config, topic string) (*Producer, error) {
+	client, err := cfg.NewClient(
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
 		kgo.AllowAutoTopicCreation(),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("kafka client: %w", err)
+		return nil, err
 	}
 	return &Producer{client: client, topic: topic}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/kafka"
 )
 
 // Ending is when and how an order's saga ended, as seen on the broker topic.
@@ -30,10 +31,9 @@ type Watcher struct {
 	seen    map[events.Type]int
 }
 
-// Watch starts watching topic on brokers from now on.
-func Watch(ctx context.Context, brokers []string, topic string) (*Watcher, error) {
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
+// Watch starts watching topic from now on, reaching Kafka as cfg says (it needs to read topic).
+func Watch(ctx context.Context, cfg kafka.Config, topic string) (*Watcher, error) {
+	client, err := cfg.NewClient(
 		kgo.ConsumeTopics(topic),
 		// Everything produced from a second ago on: no record of a run can be missed while the
 		// client looks up where the topic ends.

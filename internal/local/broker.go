@@ -33,6 +33,12 @@ import (
 	"github.com/ordersaga/ordersaga/internal/kafka"
 )
 
+// triggerGroup is the Kafka broker's consumer group of a Trigger: knative-trigger-<namespace>-<name>
+// (with an empty name, the prefix of every Trigger's group in namespace).
+func triggerGroup(namespace, name string) string {
+	return fmt.Sprintf("knative-trigger-%s-%s", namespace, name)
+}
+
 // Ingress is the Broker's front door, what K_SINK points at: every CloudEvent POSTed to it by a
 // sender its EventPolicies allow (auth; anyone when nil) is produced to the broker's topic,
 // keyed by its partition key.
@@ -110,7 +116,8 @@ type TriggerDispatcher struct {
 	Producer *Ingress
 	Delivery eventingduckv1.DeliverySpec
 	Topic    string
-	Brokers  []string
+	// Kafka is how the dispatcher reaches the broker topic (the Broker's principal).
+	Kafka kafka.Config
 	// MaxInFlight bounds the events fetched and not yet finished (defaultMaxInFlight when 0).
 	MaxInFlight int
 	// Quiet drops the per-hop log line (benchmarks); failures are logged regardless.
@@ -185,9 +192,8 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 	if d.MaxInFlight <= 0 {
 		d.MaxInFlight = defaultMaxInFlight
 	}
-	group := fmt.Sprintf("knative-trigger-%s-%s", d.Trigger.Namespace, d.Trigger.Name)
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(d.Brokers...),
+	group := triggerGroup(d.Trigger.Namespace, d.Trigger.Name)
+	client, err := d.Kafka.NewClient(
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(d.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

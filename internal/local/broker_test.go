@@ -128,7 +128,7 @@ func ingress(t *testing.T, brokers []string, topic string) string {
 // its resolved dead-letter sink.
 func dispatcher(t *testing.T, tr *eventingv1.Trigger, subscriber, reply string, brokers []string) *TriggerDispatcher {
 	t.Helper()
-	d := &TriggerDispatcher{Trigger: tr, Subscriber: subscriber, Reply: reply, Topic: testTopic, Brokers: brokers, Quiet: true}
+	d := &TriggerDispatcher{Trigger: tr, Subscriber: subscriber, Reply: reply, Topic: testTopic, Kafka: kafka.Config{Brokers: brokers}, Quiet: true}
 	if tr.Spec.Delivery != nil {
 		d.Delivery = *tr.Spec.Delivery
 		if dls := tr.Spec.Delivery.DeadLetterSink; dls != nil {

@@ -130,7 +130,7 @@ func startMakeRun(t *testing.T, dir string) *makeRun {
 	cmd.Dir = dir
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "KAFKA_BROKERS=") && !strings.HasPrefix(kv, "ORDERSAGA_") {
+		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "KAFKA_") && !strings.HasPrefix(kv, "ORDERSAGA_") {
 			env = append(env, kv)
 		}
 	}

@@ -23,7 +23,7 @@ const KafkaSourceType = "dev.knative.kafka.event"
 // are committed once the broker has stored the event.
 type kafkaSource struct {
 	spec    *manifests.KafkaSource
-	brokers []string
+	kafka   kafka.Config
 	ingress *Ingress
 }
 
@@ -32,8 +32,7 @@ func (s *kafkaSource) Run(ctx context.Context) error {
 	if s.spec.Spec.InitialOffset == manifests.OffsetEarliest {
 		offset = kgo.NewOffset().AtStart()
 	}
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(s.brokers...),
+	client, err := s.kafka.NewClient(
 		kgo.ConsumerGroup(s.spec.Spec.ConsumerGroup),
 		kgo.ConsumeTopics(s.spec.Spec.Topics...),
 		kgo.ConsumeResetOffset(offset),

@@ -7,6 +7,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
@@ -19,7 +20,7 @@ func TestKafkaSourceWrapsPlainRecordsAndPassesCloudEventsThrough(t *testing.T) {
 			BootstrapServers: brokers, Topics: []string{sourceTopic}, ConsumerGroup: "test-source",
 			InitialOffset: manifests.OffsetEarliest,
 		}},
-		brokers: brokers, ingress: in,
+		kafka: kafka.Config{Brokers: brokers}, ingress: in,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -28,6 +28,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/gateway"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
+	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
@@ -38,10 +39,12 @@ type Config struct {
 	DataDir string `envconfig:"ORDERSAGA_DATA" default:".data"`
 	// DatabaseURL is an administrator URL; when unset or unreachable a private PostgreSQL starts.
 	DatabaseURL string `envconfig:"DATABASE_URL"`
-	// KafkaBrokers is a comma-separated list; when unset an embedded broker starts on KafkaPort.
-	KafkaBrokers string `envconfig:"KAFKA_BROKERS"`
-	KafkaPort    int    `envconfig:"ORDERSAGA_KAFKA_PORT" default:"19092"`
-	GatewayAddr  string `envconfig:"ORDERSAGA_GATEWAY_ADDR" default:"127.0.0.1:8080"`
+	// Kafka is an external Kafka (KAFKA_BROKERS, KAFKA_SASL_*, KAFKA_TLS*), used by every client
+	// of the stack as it is; when it names no broker an embedded one starts on KafkaPort,
+	// requiring SCRAM credentials of its own (kafkaauth.go).
+	Kafka       kafka.Config `envconfig:"KAFKA"`
+	KafkaPort   int          `envconfig:"ORDERSAGA_KAFKA_PORT" default:"19092"`
+	GatewayAddr string       `envconfig:"ORDERSAGA_GATEWAY_ADDR" default:"127.0.0.1:8080"`
 	// AdminEmail and AdminPassword are the local admin's; a password is generated when unset.
 	AdminEmail         string `envconfig:"ORDERSAGA_ADMIN_EMAIL" default:"admin@example.com"`
 	AdminPassword      string `envconfig:"ORDERSAGA_ADMIN_PASSWORD"`
@@ -62,13 +65,21 @@ var schemas = map[string]string{
 // Stack is a running local system.
 type Stack struct {
 	// GatewayURL fronts every REST path; KafkaBrokers is where the events topic lives.
-	GatewayURL    string
-	KafkaBrokers  []string
+	GatewayURL   string
+	KafkaBrokers []string
+	// Kafka is how ordersctl and the tools reach the topics: the embedded broker's ordersctl
+	// principal (its password is in the data folder's kafka-credentials.json), or the external
+	// Kafka's configuration.
+	Kafka         kafka.Config
 	AdminEmail    string
 	AdminPassword string
 	// Ingress is the broker's ingress URL (K_SINK); Topic the broker's topic.
 	Ingress string
 	Topic   string
+
+	// kafkaAs is how each principal of the embedded broker reaches it (with an external Kafka,
+	// everyone is the configured one).
+	kafkaAs func(principal string) kafka.Config
 
 	procs   map[string]*process
 	issuer  *eventauth.Issuer // the stack's sender-token issuer
@@ -76,6 +87,7 @@ type Stack struct {
 	wg      sync.WaitGroup
 	cleanup []func()
 	errc    chan error
+	dataDir string
 }
 
 // Start brings the whole system up and returns once every function is ready. Stop (or the
@@ -84,7 +96,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	// Not a named result: every `return nil, err` below would set it to nil before the deferred
 	// Stop runs, which then panicked instead of cleaning up.
-	s := &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 1)}
+	s := &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 1), dataDir: cfg.DataDir}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -118,10 +130,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("database roles: %w", err)
 	}
-	if s.KafkaBrokers, err = s.startKafka(cfg, source, broker); err != nil {
+	s.Topic = brokerTopic(broker.Namespace, broker.Name)
+	if err := s.startKafka(ctx, cfg, source, broker); err != nil {
 		return nil, err
 	}
-	s.Topic = brokerTopic(broker.Namespace, broker.Name)
 
 	// The stack's token issuer.
 	issuer, err := s.startIssuer(ctx)
@@ -136,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 
 	// The broker's ingress, what K_SINK points at.
-	producer, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaBrokers...), kgo.ProducerLinger(0),
+	producer, err := s.kafkaAs(principalBroker).NewClient(kgo.ProducerLinger(0),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		return nil, err
@@ -181,7 +193,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 
 	// The eventing data plane: KafkaSource → broker topic → one dispatcher per Trigger.
-	src := &kafkaSource{spec: source, brokers: s.KafkaBrokers, ingress: ingress}
+	src := &kafkaSource{spec: source, kafka: s.kafkaAs(principalSource), ingress: ingress}
 	s.run(ctx, "kafka source", src.Run)
 	for _, t := range set.Triggers {
 		subscriber, err := resolve(t.Spec.Subscriber, urls, s.Ingress)
@@ -193,7 +205,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			delivery = t.Spec.Delivery
 		}
 		d := &TriggerDispatcher{Trigger: t, Subscriber: subscriber, Reply: s.Ingress, Producer: ingress, Topic: s.Topic,
-			Brokers: s.KafkaBrokers, Quiet: cfg.Quiet,
+			Kafka: s.kafkaAs(principalBroker), Quiet: cfg.Quiet,
 			// The Trigger's own identity, as Knative gives each Trigger its OIDC service account.
 			Tokens:             eventauth.NewMinter(issuer, manifests.OIDCIdentity(gvkTrigger, t.Namespace, t.Name), senderTokenTTL),
 			SubscriberAudience: destinationAudience(t.Spec.Subscriber, broker),
@@ -313,24 +325,42 @@ func (s *Stack) serveOn(ctx context.Context, l net.Listener, h http.Handler) {
 	}()
 }
 
-// startKafka returns the brokers to use: KAFKA_BROKERS, or an embedded broker persisting to
-// the data folder, with the source's and the broker's topics created.
-func (s *Stack) startKafka(cfg Config, source *manifests.KafkaSource, broker *eventingv1.Broker) ([]string, error) {
-	if cfg.KafkaBrokers != "" {
-		return strings.Split(cfg.KafkaBrokers, ","), nil
+// startKafka sets the brokers to use and who each part of the stack is there: KAFKA_BROKERS with
+// KAFKA_SASL_* for everyone, or an embedded broker persisting to the data folder, with the
+// source's and the broker's topics created, SASL required, and one principal per writer or
+// reader with only its ACLs (kafkaauth.go).
+func (s *Stack) startKafka(ctx context.Context, cfg Config, source *manifests.KafkaSource, broker *eventingv1.Broker) error {
+	if len(cfg.Kafka.Brokers) > 0 {
+		if _, err := cfg.Kafka.Opts(); err != nil {
+			return err
+		}
+		s.KafkaBrokers, s.Kafka = cfg.Kafka.Brokers, cfg.Kafka
+		s.kafkaAs = func(string) kafka.Config { return cfg.Kafka }
+		return nil
 	}
-	topics := append([]string{brokerTopic(broker.Namespace, broker.Name)}, source.Spec.Topics...)
-	cluster, err := kfake.NewCluster(
+	triggerGroups := triggerGroup(broker.Namespace, "")
+	auth, err := loadKafkaAuth(cfg.DataDir, kafkaACLs(&sourceTopics{source.Spec.Topics, source.Spec.ConsumerGroup}, s.Topic, triggerGroups))
+	if err != nil {
+		return err
+	}
+	topics := append([]string{s.Topic}, source.Spec.Topics...)
+	cluster, err := kfake.NewCluster(append(auth.options(),
 		kfake.NumBrokers(1),
 		kfake.Ports(cfg.KafkaPort),
 		kfake.SeedTopics(topicPartitions, topics...),
 		kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")),
-	)
+	)...)
 	if err != nil {
-		return nil, fmt.Errorf("embedded Kafka on port %d: %w (set ORDERSAGA_KAFKA_PORT or KAFKA_BROKERS)", cfg.KafkaPort, err)
+		return fmt.Errorf("embedded Kafka on port %d: %w (set ORDERSAGA_KAFKA_PORT or KAFKA_BROKERS)", cfg.KafkaPort, err)
 	}
 	s.cleanup = append(s.cleanup, cluster.Close)
-	return cluster.ListenAddrs(), nil
+	s.KafkaBrokers = cluster.ListenAddrs()
+	if err := auth.provision(ctx, s.KafkaBrokers); err != nil {
+		return err
+	}
+	s.kafkaAs = func(p string) kafka.Config { return auth.config(s.KafkaBrokers, p) }
+	s.Kafka = s.kafkaAs(principalCLI)
+	return nil
 }
 
 // gatewayService is config/'s public REST gateway.
@@ -353,7 +383,8 @@ func functionEnv(name string, cfg Config, dbURL string, urls map[string]string, 
 	jwks := "AUTH_JWKS_URL=" + urls["user"] + "/.well-known/jwks.json"
 	switch name {
 	case "order":
-		env = append(env, jwks, "KAFKA_BROKERS="+strings.Join(s.KafkaBrokers, ","), "OUTBOX_SWEEP_INTERVAL=5s")
+		env = append(env, jwks, "OUTBOX_SWEEP_INTERVAL=5s")
+		env = append(env, s.kafkaAs(principalOrder).Env()...)
 	case "inventory", "deadletter":
 		env = append(env, jwks)
 	case "payment":
@@ -420,7 +451,12 @@ func (s *Stack) Summary() string {
 		}
 	}
 	fmt.Fprintf(&b, "  broker ingress   %s (topic %s)\n", s.Ingress, s.Topic)
-	fmt.Fprintf(&b, "  kafka            %s\n\n", strings.Join(s.KafkaBrokers, ","))
+	fmt.Fprintf(&b, "  kafka            %s\n", s.Kafka)
+	if s.Kafka.Mechanism != "" {
+		fmt.Fprintf(&b, "                   (SASL required: every principal's password is in %s; ordersctl reads it from there)\n",
+			filepath.Join(s.dataDir, kafka.CredentialsFile))
+	}
+	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "  admin login      %s / %s\n", s.AdminEmail, s.AdminPassword)
 	fmt.Fprintf(&b, "  try              curl -s %s/login -H 'Content-Type: application/json' -d '{\"email\":%q,\"password\":%q}'\n\n",
 		s.GatewayURL, s.AdminEmail, s.AdminPassword)

@@ -97,6 +97,7 @@ type Set struct {
 	Services        []*servingv1.Service
 	NetworkPolicies []*networkingv1.NetworkPolicy
 	KafkaSources    []*KafkaSource
+	KafkaUsers      []*KafkaUser
 	// Unstructured holds every CRD-backed object (KafkaSources included), as written.
 	Unstructured []*unstructured.Unstructured
 }
@@ -229,6 +230,8 @@ func decode(raw []byte) (Object, error) {
 		value = &servingv1.Service{}
 	case GVKNetworkPolicy:
 		value = &networkingv1.NetworkPolicy{}
+	case GVKKafkaUser:
+		value = &KafkaUser{}
 	default:
 		if !isUnstructuredKind(gvk) {
 			return Object{}, fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, errUnknownKind)
@@ -297,6 +300,8 @@ func (s *Set) index(o Object) {
 		s.Services = append(s.Services, v)
 	case *networkingv1.NetworkPolicy:
 		s.NetworkPolicies = append(s.NetworkPolicies, v)
+	case *KafkaUser:
+		s.KafkaUsers = append(s.KafkaUsers, v)
 	case *unstructured.Unstructured:
 		s.Unstructured = append(s.Unstructured, v)
 		if o.GVK.GroupKind() == GVKKafkaSource.GroupKind() {

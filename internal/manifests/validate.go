@@ -104,6 +104,10 @@ func validateObject(ctx context.Context, o Object, crds *CRDs) error {
 		if err := validateNetworkPolicy(v); err != nil {
 			errs = append(errs, err)
 		}
+	case *KafkaUser:
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	case *unstructured.Unstructured:
 		if crds != nil {
 			if err := crds.Validate(ctx, v); err != nil {

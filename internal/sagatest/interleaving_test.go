@@ -53,7 +53,7 @@ func newSaga(t *testing.T, seed int64) *saga {
 	keys := authtest.NewKeys(t)
 
 	ord, err := order.Open(ctx, order.Config{DatabaseURL: pgtest.NewSchema(t, "ordersaga_order", order.Schema),
-		KafkaBrokers: brokers, KafkaTopic: topic, Auth: keys.Config()})
+		Kafka: kafka.Config{Brokers: cluster.ListenAddrs()}, KafkaTopic: topic, Auth: keys.Config()})
 	if err != nil {
 		t.Fatal(err)
 	}
