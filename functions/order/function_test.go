@@ -11,11 +11,11 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ordersaga/ordersaga/internal/auth/authtest"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/kafka"
+	"github.com/ordersaga/ordersaga/internal/kafka/kafkatest"
 	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
 )
 
@@ -75,32 +75,7 @@ func newFixture(tb testing.TB) *fixture {
 // published reads every CloudEvent on the topic so far.
 func (fx *fixture) published(tb testing.TB) []cloudevents.Event {
 	tb.Helper()
-	client, err := kgo.NewClient(kgo.SeedBrokers(fx.brokers), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer client.Close()
-	var out []cloudevents.Event
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		fetches := client.PollFetches(ctx)
-		cancel()
-		if fetches.NumRecords() == 0 {
-			return out
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			e, err := kafka.Event(r)
-			if err != nil {
-				tb.Errorf("record is not a CloudEvent: %v", err)
-				return
-			}
-			if string(r.Key) != e.Subject() {
-				tb.Errorf("record key %q, want the order id %q", r.Key, e.Subject())
-			}
-			out = append(out, e)
-		})
-	}
+	return kafkatest.Published(tb, []string{fx.brokers}, topic)
 }
 
 // do sends an HTTP request to the function with an optional bearer token and extra headers.

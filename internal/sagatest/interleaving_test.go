@@ -8,13 +8,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ordersaga/ordersaga/functions/inventory"
 	"github.com/ordersaga/ordersaga/functions/order"
@@ -26,6 +23,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/kafka"
+	"github.com/ordersaga/ordersaga/internal/kafka/kafkatest"
 	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
 )
 
@@ -38,7 +36,8 @@ type saga struct {
 	payment  *payment.Function
 	customer *client.Client
 	admin    *client.Client
-	topic    *kgo.Client
+	brokers  []string
+	seen     int // events of the topic already routed
 }
 
 func newSaga(t *testing.T, seed int64) *saga {
@@ -49,7 +48,6 @@ func newSaga(t *testing.T, seed int64) *saga {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	brokers := strings.Join(cluster.ListenAddrs(), ",")
 	keys := authtest.NewKeys(t)
 
 	ord, err := order.Open(ctx, order.Config{DatabaseURL: pgtest.NewSchema(t, "ordersaga_order", order.Schema),
@@ -80,39 +78,22 @@ func newSaga(t *testing.T, seed int64) *saga {
 		pay.Close()
 		ship.Close()
 	})
-	reader, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reader.Close)
 	return &saga{
 		fns:      map[string]function.EventHandler{"order": ord, "inventory": inv, "payment": pay, "shipping": ship},
 		payment:  pay,
 		customer: client.New(orderAPI.URL, nil).WithToken(keys.Token(t, "alice", auth.RoleUser)),
 		admin:    client.New(inventoryAPI.URL, nil).WithToken(keys.Token(t, "root", auth.RoleAdmin)),
-		topic:    reader,
+		brokers:  cluster.ListenAddrs(),
 	}
 }
 
 // published returns what the order function's outbox has put on the topic since the last call.
 func (s *saga) published(t *testing.T) []cloudevents.Event {
 	t.Helper()
-	var out []cloudevents.Event
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		fetches := s.topic.PollFetches(ctx)
-		cancel()
-		if fetches.NumRecords() == 0 {
-			return out
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			e, err := kafka.Event(r)
-			if err != nil {
-				t.Fatalf("record on the topic is not a CloudEvent: %v", err)
-			}
-			out = append(out, e)
-		})
-	}
+	all := kafkatest.Published(t, s.brokers, topic)
+	fresh := all[s.seen:]
+	s.seen = len(all)
+	return fresh
 }
 
 // delivery is one event on its way to one function.
