@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -81,12 +82,24 @@ func startChildStack(ctx context.Context, o options) (*childStack, error) {
 		"PAYMENT_SUCCESS_RATE="+o.paymentRate,
 		"ORDERSAGA_ADMIN_EMAIL="+s.adminEmail, "ORDERSAGA_ADMIN_PASSWORD="+s.adminPassword,
 		"ORDERSAGA_CPUPROFILE="+o.cpuProfile)
-	if err := s.cmd.Start(); err != nil {
+	// The stack asks for SIGTERM when the thread that started it exits (local.DieWithParent), so
+	// one goroutine starts it and keeps its thread locked until the stack has exited.
+	started := make(chan error, 1)
+	s.exited = make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := s.cmd.Start()
+		started <- err
+		if err == nil {
+			s.exited <- s.cmd.Wait()
+		}
+		close(s.exited)
+	}()
+	if err := <-started; err != nil {
 		dropDB()
 		return nil, err
 	}
-	s.exited = make(chan error, 1)
-	go func() { s.exited <- s.cmd.Wait(); close(s.exited) }()
 	if err := s.waitReady(ctx); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("%w (its log: %s)", err, logFile.Name())

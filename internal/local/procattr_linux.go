@@ -10,7 +10,9 @@ func functionProcAttr() *syscall.SysProcAttr {
 }
 
 // DieWithParent asks the kernel to send this process SIGTERM when its parent dies (under
-// `go run`, the go command), so that the stack, and with it every function, stops too.
+// `go run`, the go command), so that the stack, and with it every function, stops too. Strictly,
+// the signal comes when the parent's thread that started this process ends: a Go parent (the
+// bench) keeps that thread locked while this process runs.
 func DieWithParent() error {
 	_, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0)
 	if errno != 0 {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -80,6 +81,11 @@ func (p *process) supervise(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 func (p *process) runOnce(ctx context.Context) error {
+	// The kernel's parent-death signal (functionProcAttr) fires when the *thread* that started
+	// the child exits, not the process. Go may end a thread a goroutine leaves locked, so this
+	// goroutine holds its thread until the child has exited: only the stack's death kills it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cmd := exec.Command(p.bin)
 	cmd.Env = append(os.Environ(), append(p.env, fmt.Sprintf("PORT=%d", p.port), "HOST=127.0.0.1")...)
 	if p.socket != nil {
