@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+
+	"github.com/ordersaga/ordersaga/internal/loadtest"
 )
 
 // Comparison is `make bench-compare`: the peer (the seed's design, one topic and a consumer group
@@ -79,11 +81,11 @@ func comparePeer(ctx context.Context, o options, ours []Run) (*Comparison, error
 		switch r.Name {
 		case "throughput":
 			if f := figures["throughput"]; f.OrdersPerSec > 0 {
-				cmp.ThroughputRatio = round(r.EndedPerS/f.OrdersPerSec, 2)
+				cmp.ThroughputRatio = loadtest.Round(r.EndedPerS/f.OrdersPerSec, 2)
 			}
 		case "latency":
 			if f := figures["latency"]; f.LatencyMs.P50 > 0 {
-				cmp.P50Ratio = round(r.LatencyMS.P50/f.LatencyMs.P50, 2)
+				cmp.P50Ratio = loadtest.Round(r.LatencyMS.P50/f.LatencyMs.P50, 2)
 			}
 		}
 	}

@@ -72,21 +72,21 @@ func costBetween(before, after usage, ended int) Cost {
 	n := float64(ended)
 	for group, s := range after.cpu {
 		d := s - before.cpu[group]
-		c.CPUSeconds[group] = round(d, 2)
-		c.CPUMsPerOrder[group] = round(1000*d/n, 2)
+		c.CPUSeconds[group] = loadtest.Round(d, 2)
+		c.CPUMsPerOrder[group] = loadtest.Round(1000*d/n, 2)
 	}
-	c.CommitsPerOrder = round(float64(after.commits-before.commits)/n, 2)
-	c.WALSyncsPerOrder = round(float64(after.walSyncs-before.walSyncs)/n, 2)
-	c.WALBytesPerOrder = round(float64(after.walBy-before.walBy)/n, 0)
+	c.CommitsPerOrder = loadtest.Round(float64(after.commits-before.commits)/n, 2)
+	c.WALSyncsPerOrder = loadtest.Round(float64(after.walSyncs-before.walSyncs)/n, 2)
+	c.WALBytesPerOrder = loadtest.Round(float64(after.walBy-before.walBy)/n, 0)
 	var records, deliveries int
 	for typ, count := range after.events {
 		d := count - before.events[typ]
 		records += d
 		deliveries += d * len(events.Reactions[typ])
 	}
-	c.EventsPerOrder = round(float64(records)/n, 2)
-	c.DeliveriesPerOrder = round(float64(deliveries)/n, 2)
-	c.HTTPRequestsPerOrder = round(float64(deliveries)/n+2, 2)
+	c.EventsPerOrder = loadtest.Round(float64(records)/n, 2)
+	c.DeliveriesPerOrder = loadtest.Round(float64(deliveries)/n, 2)
+	c.HTTPRequestsPerOrder = loadtest.Round(float64(deliveries)/n+2, 2)
 	return c
 }
 
@@ -136,9 +136,9 @@ func selfCPU(pid int) float64 {
 func childrenCPU(pid int) float64 {
 	_, waited, _ := procStat(pid)
 	total := waited
-	eachProcess(func(p int, ppid int, _ string) {
+	eachProcess(func(_, ppid int, _, stat string) {
 		if ppid == pid {
-			self, children, _ := procStat(p)
+			self, children, _ := parseStat(stat)
 			total += self + children
 		}
 	})
@@ -149,17 +149,17 @@ func childrenCPU(pid int) float64 {
 // waited for.
 func postgresCPU() float64 {
 	var total float64
-	eachProcess(func(p int, _ int, comm string) {
+	eachProcess(func(_, _ int, comm, stat string) {
 		if comm == "postgres" {
-			self, children, _ := procStat(p)
+			self, children, _ := parseStat(stat)
 			total += self + children
 		}
 	})
 	return total
 }
 
-// eachProcess calls f with every process's pid, parent and command name.
-func eachProcess(f func(pid, ppid int, comm string)) {
+// eachProcess calls f with every process's pid, parent, command name and /proc/PID/stat line.
+func eachProcess(f func(pid, ppid int, comm, stat string)) {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -180,7 +180,7 @@ func eachProcess(f func(pid, ppid int, comm string)) {
 			continue
 		}
 		ppid, _ := strconv.Atoi(fields[1])
-		f(pid, ppid, s[open+1:closing])
+		f(pid, ppid, s[open+1:closing], s)
 	}
 }
 
@@ -201,14 +201,6 @@ func machineCPU() float64 {
 		busy += x
 	}
 	return busy / clockTicks
-}
-
-func round(x float64, digits int) float64 {
-	p := 1.0
-	for range digits {
-		p *= 10
-	}
-	return float64(int64(x*p+0.5)) / p
 }
 
 func (c Cost) String() string {

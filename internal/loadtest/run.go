@@ -142,13 +142,13 @@ func Run(ctx context.Context, c *client.Client, w *Watcher, load Load) Result {
 		}
 	}
 	d := end.Sub(start).Seconds()
-	res.DurationS = round(d, 3)
+	res.DurationS = Round(d, 3)
 	if d > 0 {
-		res.EndedPerS = round(float64(res.Completed+res.Cancelled)/d, 1)
-		res.CompletedPerS = round(float64(res.Completed)/d, 1)
+		res.EndedPerS = Round(float64(res.Completed+res.Cancelled)/d, 1)
+		res.CompletedPerS = Round(float64(res.Completed)/d, 1)
 	}
 	if d := lastAccepted.Sub(start).Seconds(); d > 0 {
-		res.AcceptedPerS = round(float64(len(post))/d, 1)
+		res.AcceptedPerS = Round(float64(len(post))/d, 1)
 	}
 	res.LatencyMS = summarise(e2e)
 	res.PostLatencyMS = summarise(post)
@@ -165,8 +165,8 @@ func summarise(v []float64) Latencies {
 		sum += x
 	}
 	return Latencies{
-		P50: round(percentile(v, 50), 2), P95: round(percentile(v, 95), 2), P99: round(percentile(v, 99), 2),
-		Max: round(v[len(v)-1], 2), Mean: round(sum/float64(len(v)), 2),
+		P50: Round(percentile(v, 50), 2), P95: Round(percentile(v, 95), 2), P99: Round(percentile(v, 99), 2),
+		Max: Round(v[len(v)-1], 2), Mean: Round(sum/float64(len(v)), 2),
 	}
 }
 
@@ -178,7 +178,8 @@ func percentile(sorted []float64, p float64) float64 {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func round(x float64, digits int) float64 {
+// Round rounds x to digits decimals, as every figure of a run is reported.
+func Round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
 }
