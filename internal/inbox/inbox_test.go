@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5"
@@ -73,6 +75,86 @@ func TestAFailedHandlerLeavesNoTraceAndRunsAgainOnRedelivery(t *testing.T) {
 	}
 	if calls != 2 || count(t, pool, "effects") != 1 {
 		t.Errorf("handler ran %d times with %d effects; want 2 runs (failed, then once) and 1 effect", calls, count(t, pool, "effects"))
+	}
+}
+
+// Unordered delivery lets a duplicate (a redelivery, a republished deadline event) reach a
+// function while its original is still being handled: the duplicates wait on the first claim and
+// then get its stored reply, so the effect happens once and every caller sees the same reply.
+func TestConcurrentDuplicatesTakeEffectOnceAndShareTheReply(t *testing.T) {
+	pool := newPool(t)
+	e := eventstest.New(t, events.SourceShipping, events.OrderShippedV1{OrderID: "o-2", TrackingID: "T"})
+	var calls atomic.Int32
+	claimed := make(chan struct{})
+	release := make(chan struct{})
+	handle := func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+		if calls.Add(1) == 1 {
+			close(claimed)
+			<-release // hold the claim open while the duplicates arrive
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES (1)`); err != nil {
+			return nil, err
+		}
+		return events.Reply(e, events.SourceOrder, events.OrderCompletedV1{OrderID: "o-2", Items: []events.Line{{SKU: "A", Quantity: 1}}})
+	}
+	const deliveries = 3 // within the pool's connections (4 on 2 cores), so none waits for one
+	replies := make(chan *cloudevents.Event, deliveries)
+	errs := make(chan error, deliveries)
+	deliver := func() {
+		reply, err := inbox.Process(context.Background(), pool, e, handle)
+		replies <- reply
+		errs <- err
+	}
+	go deliver()
+	<-claimed
+	for range deliveries - 1 {
+		go deliver()
+	}
+	// The duplicates are now blocked on the first claim's row (or about to be): let it commit.
+	waitForLockWaiters(t, pool, deliveries-1)
+	close(release)
+	var first *cloudevents.Event
+	for range deliveries {
+		reply, err := <-replies, <-errs
+		if err != nil || reply == nil {
+			t.Fatalf("delivery: %v, %v", reply, err)
+		}
+		if first == nil {
+			first = reply
+		}
+		if reply.ID() != first.ID() || string(reply.Data()) != string(first.Data()) {
+			t.Errorf("reply %s %s differs from %s %s", reply.ID(), reply.Data(), first.ID(), first.Data())
+		}
+	}
+	if calls.Load() != 1 || count(t, pool, "effects") != 1 {
+		t.Errorf("handler ran %d times with %d effects; want once", calls.Load(), count(t, pool, "effects"))
+	}
+}
+
+// waitForLockWaiters waits until n sessions of pool's database wait on a lock. It asks on a
+// connection of its own: the pool's may all be taken by the waiters.
+func waitForLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	conn, err := pgx.ConnectConfig(context.Background(), pool.Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions wait on a lock, want %d", waiting, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -130,8 +131,8 @@ type TriggerDispatcher struct {
 	DeadLetterAudience string
 	ReplyAudience      string
 
+	feed       *triggerFeed // the records of the broker topic for this Trigger
 	filter     eventfilter.Filter
-	exactType  string // the type the filter matches exactly, when that is all it does
 	dispatcher *kncloudevents.Dispatcher
 	retry      kncloudevents.RetryConfig
 }
@@ -170,18 +171,28 @@ func exactTypeOf(t *eventingv1.Trigger) string {
 	return ""
 }
 
-// Run consumes until ctx ends.
+// Run consumes until ctx ends: from the feed the stack's shared reader gives it (readFrom), or,
+// when run alone, from a reader of its own.
 //
-// Delivery is continuous: records are fetched while earlier ones are still being delivered, up
+// Delivery is continuous: records are taken while earlier ones are still being delivered, up
 // to MaxInFlight per Trigger, so an event waiting out its back-off holds up nothing but the
-// events behind it in its own order (ordered delivery) or nothing at all (unordered). Each
+// events behind it in its own partition (ordered delivery) or nothing at all (unordered). Each
 // partition's committed offset stays below the first event not yet delivered or dead-lettered.
 func (d *TriggerDispatcher) Run(ctx context.Context) error {
 	keepAlive.Do(func() {
 		kncloudevents.ConfigureConnectionArgs(&kncloudevents.ConnectionArgs{MaxIdleConns: 1000, MaxIdleConnsPerHost: 200})
 	})
+	feed := d.feed
+	if feed == nil {
+		reader := newTopicReader(d.Kafka, d.Topic)
+		feed = d.readFrom(reader)
+		ownCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- reader.Run(ownCtx) }()
+		defer func() { stop(); <-done }() // after feed.close below: the reader's last commit waits for it
+	}
+	defer feed.close()
 	d.filter = filterFor(d.Trigger)
-	d.exactType = exactTypeOf(d.Trigger)
 	defer d.filter.Cleanup()
 	d.dispatcher = kncloudevents.NewDispatcher(eventingtls.ClientConfig{}, nil)
 	retry, err := kncloudevents.RetryConfigFromDeliverySpec(d.Delivery)
@@ -192,87 +203,60 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 	if d.MaxInFlight <= 0 {
 		d.MaxInFlight = defaultMaxInFlight
 	}
-	group := triggerGroup(d.Trigger.Namespace, d.Trigger.Name)
-	client, err := d.Kafka.NewClient(
-		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(d.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		// Offsets are marked as their events finish and committed in the background (and on
-		// leaving the group): only finished offsets are ever committed, and delivery never waits
-		// for a commit round trip.
-		kgo.AutoCommitMarks(),
-		kgo.AutoCommitInterval(500*time.Millisecond),
-		kgo.FetchMaxWait(50*time.Millisecond),
-		kgo.BlockRebalanceOnPoll(),
-	)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
 
 	var running sync.WaitGroup
-	defer func() {
-		running.Wait() // deliveries cut off by ctx end quickly and are not marked
-		if err := client.CommitMarkedOffsets(context.Background()); err != nil {
-			slog.Warn("dispatcher commit", "trigger", d.Trigger.Name, "err", err)
-		}
-	}()
-	progress := newCommitTracker()
-	perOrder := newLanes()
+	defer running.Wait() // deliveries cut off by ctx end quickly and are not marked
+	perPartition := newLanes()
 	ordered := deliveryOrder(d.Trigger) == orderedDelivery
-	slots := make(chan struct{}, d.MaxInFlight) // one per fetched record not yet finished
-	finish := func(r *kgo.Record) {
-		if next, ok := progress.finished(r); ok {
-			client.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{r.Topic: {r.Partition: next}})
-		}
-		<-slots
-	}
+	slots := make(chan struct{}, d.MaxInFlight) // one per record taken and not yet finished
 	for {
-		select { // wait for room before fetching more
+		select { // wait for room before taking more
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return nil
 		}
-		fetches := client.PollRecords(ctx, 1+cap(slots)-len(slots))
-		if ctx.Err() != nil {
-			client.AllowRebalance()
-			return nil
+		records := feed.take(ctx, 1+cap(slots)-len(slots))
+		if len(records) == 0 {
+			return nil // ctx ended
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			slog.Warn("dispatcher fetch", "trigger", d.Trigger.Name, "err", err)
-		})
-		held := true // the slot taken above, used by the first record
-		fetches.EachRecord(func(r *kgo.Record) {
-			if !held {
-				slots <- struct{}{} // never blocks: PollRecords returned no more than the room
+		for i, r := range records {
+			if i > 0 {
+				slots <- struct{}{} // never blocks: take returned no more than the room
 			}
-			held = false
-			progress.fetched(r)
 			e, ok := d.accepts(ctx, r)
 			if !ok {
-				finish(r)
-				return
+				feed.finished(r)
+				<-slots
+				continue
 			}
 			running.Add(1)
 			work := func() {
 				defer running.Done()
 				if d.deliver(ctx, e) {
-					finish(r)
-				} else {
-					<-slots // cut off by shutdown: not finished, so never committed past
+					feed.finished(r) // cut off by shutdown otherwise: never committed past
 				}
+				<-slots
 			}
 			if ordered {
-				perOrder.run(string(r.Key), work)
+				perPartition.run(strconv.Itoa(int(r.Partition)), work)
 			} else {
 				go work()
 			}
-		})
-		if held {
-			<-slots
 		}
-		client.AllowRebalance()
 	}
+}
+
+// readFrom subscribes d to reader, the broker topic's records shared with the other Triggers;
+// call it before reader.Run.
+func (d *TriggerDispatcher) readFrom(reader *topicReader) *triggerFeed {
+	exactType := exactTypeOf(d.Trigger)
+	d.feed = reader.subscribe(triggerGroup(d.Trigger.Namespace, d.Trigger.Name), func(r *kgo.Record) bool {
+		// Every Trigger sees every record; most are for other Triggers. When the filter is just
+		// an exact type, the header tells without decoding the event.
+		t := kafka.Type(r)
+		return exactType == "" || t == "" || t == exactType
+	})
+	return d.feed
 }
 
 // defaultMaxInFlight bounds the events one Trigger has fetched and not yet finished: a burst
@@ -301,11 +285,6 @@ func deliveryOrder(t *eventingv1.Trigger) string {
 // accepts decodes r and applies the Trigger's filter: the event to deliver, or ok false when
 // this Trigger does not take it.
 func (d *TriggerDispatcher) accepts(ctx context.Context, r *kgo.Record) (cloudevents.Event, bool) {
-	// Every Trigger reads every record; most are for other Triggers. When the filter is just an
-	// exact type, the header tells without decoding the event.
-	if t := kafka.Type(r); d.exactType != "" && t != "" && t != d.exactType {
-		return cloudevents.Event{}, false
-	}
 	e, err := kafka.Event(r)
 	if err != nil {
 		slog.Warn("dispatcher: record is not a CloudEvent; skipped", "trigger", d.Trigger.Name, "offset", r.Offset, "err", err)

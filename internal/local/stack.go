@@ -195,6 +195,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	// The eventing data plane: KafkaSource → broker topic → one dispatcher per Trigger.
 	src := &kafkaSource{spec: source, kafka: s.kafkaAs(principalSource), ingress: ingress}
 	s.run(ctx, "kafka source", src.Run)
+	// The Triggers share one fetch of the broker topic, each with its own consumer group's offsets.
+	reader := newTopicReader(s.kafkaAs(principalBroker), s.Topic)
 	for _, t := range set.Triggers {
 		subscriber, err := resolve(t.Spec.Subscriber, urls, s.Ingress)
 		if err != nil {
@@ -224,8 +226,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				d.DeadLetterAudience = destinationAudience(*delivery.DeadLetterSink, broker)
 			}
 		}
+		d.readFrom(reader)
 		s.run(ctx, "trigger "+t.Name, d.Run)
 	}
+	s.run(ctx, "broker reader", reader.Run)
 
 	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
 	if err != nil {

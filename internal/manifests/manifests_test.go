@@ -184,8 +184,10 @@ func TestTriggerDelivery(t *testing.T) {
 				t.Errorf("trigger %s: retries wait %s in all, at most %s at once; want at least 2m in all, at most 1m at once", tr.Name, total, longest)
 			}
 		}
-		if got := tr.Annotations["kafka.eventing.knative.dev/delivery.order"]; got != "ordered" {
-			t.Errorf("trigger %s: delivery.order %q, want ordered", tr.Name, got)
+		// Unordered, so a burst reaches the function's concurrency target: the saga tolerates any
+		// interleaving of deliveries (internal/sagatest) and concurrent duplicates (internal/inbox).
+		if got := tr.Annotations["kafka.eventing.knative.dev/delivery.order"]; got != "unordered" {
+			t.Errorf("trigger %s: delivery.order %q, want unordered", tr.Name, got)
 		}
 	}
 }
