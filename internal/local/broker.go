@@ -102,12 +102,37 @@ func (in *Ingress) Produce(ctx context.Context, e cloudevents.Event) error {
 	return in.client.ProduceSync(ctx, rec).FirstErr()
 }
 
+// ProduceAll writes events to the broker topic in one batch and returns those it could not
+// write (nil when all were), so the caller retries only them. An event that does not convert to
+// a record is returned too, with a log line: it is the caller's to give up on.
+func (in *Ingress) ProduceAll(ctx context.Context, events []cloudevents.Event) []cloudevents.Event {
+	var failed []cloudevents.Event
+	records := make([]*kgo.Record, 0, len(events))
+	eventOf := make(map[*kgo.Record]cloudevents.Event, len(events)) // results come in completion order
+	for _, e := range events {
+		rec, err := kafka.Record(in.topic, e)
+		if err != nil {
+			slog.Warn("broker: event not sent", "id", e.ID(), "err", err)
+			failed = append(failed, e)
+			continue
+		}
+		records = append(records, rec)
+		eventOf[rec] = e
+	}
+	for _, res := range in.client.ProduceSync(ctx, records...) {
+		if res.Err != nil {
+			failed = append(failed, eventOf[res.Record])
+		}
+	}
+	return failed
+}
+
 // TriggerDispatcher delivers the broker topic to one Trigger's subscriber, as the Kafka broker's
-// dispatcher does: its own consumer group, the Trigger's filters (Knative's own filter code), its
-// delivery spec (retry, backoff, timeout, dead-letter sink with the knativeerror* extensions),
-// replies sent back to the broker ingress, and offsets committed only once an event is delivered
-// or dead-lettered. Events of one order (one record key) are delivered in order; different orders
-// run in parallel.
+// dispatcher does: its own consumer group's offsets, the Trigger's filters (Knative's own filter
+// code), its delivery spec (retry, backoff, timeout, dead-letter sink with the knativeerror*
+// extensions), replies sent back to the broker ingress, and offsets committed only once an event
+// is delivered or dead-lettered. Unordered, events are delivered as they come, up to
+// MaxInFlight at once; ordered, one at a time per partition.
 type TriggerDispatcher struct {
 	Trigger    *eventingv1.Trigger
 	Subscriber string // resolved subscriber URL

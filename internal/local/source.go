@@ -50,16 +50,18 @@ func (s *kafkaSource) Run(ctx context.Context) error {
 		}
 		var records []*kgo.Record
 		fetches.EachRecord(func(r *kgo.Record) { records = append(records, r) })
-		for _, r := range records {
-			for ctx.Err() == nil {
-				if err := s.ingress.Produce(ctx, s.toEvent(r)); err == nil {
-					break
-				} else {
-					slog.Warn("kafka source: broker unavailable; retrying", "err", err)
-					select { // a plain sleep would hold up shutdown by a second per record
-					case <-ctx.Done():
-					case <-time.After(time.Second):
-					}
+		events := make([]cloudevents.Event, len(records))
+		for i, r := range records {
+			events[i] = s.toEvent(r)
+		}
+		// The whole batch is produced at once (one round trip, not one per record); what the
+		// broker did not take is retried until it does, and only then is the batch committed.
+		for len(events) > 0 && ctx.Err() == nil {
+			if events = s.ingress.ProduceAll(ctx, events); len(events) > 0 {
+				slog.Warn("kafka source: broker unavailable; retrying", "events", len(events))
+				select { // a plain sleep would hold up shutdown
+				case <-ctx.Done():
+				case <-time.After(time.Second):
 				}
 			}
 		}
