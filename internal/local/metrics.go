@@ -12,7 +12,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"google.golang.org/protobuf/proto"
 )
 
 // functionMetrics gathers one function process's GET /metrics, each series labelled with the
@@ -46,9 +45,10 @@ func (f functionMetrics) Gather() ([]*dto.MetricFamily, error) {
 		return nil, fmt.Errorf("%s metrics: %w", f.name, err)
 	}
 	families := make([]*dto.MetricFamily, 0, len(byName))
+	label, name := "function", f.name
 	for _, mf := range byName {
 		for _, m := range mf.Metric {
-			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String("function"), Value: proto.String(f.name)})
+			m.Label = append(m.Label, &dto.LabelPair{Name: &label, Value: &name})
 		}
 		families = append(families, mf)
 	}
