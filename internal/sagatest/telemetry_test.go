@@ -1,7 +1,6 @@
 package sagatest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -13,9 +12,6 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -24,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/client"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/telemetry/telemetrytest"
 )
 
 // httpSaga is a saga whose functions are served over HTTP by the runtime (function.NewHandler),
@@ -271,7 +268,7 @@ func hasAttribute(sp tracetest.SpanStub, key, value string) bool {
 func TestFunctionsServeTheirMetrics(t *testing.T) {
 	s := newHTTPSaga(t, 1)
 	ctx := context.Background()
-	before := scrape(t, s.urls["inventory"])
+	before := telemetrytest.Scrape(t, s.urls["inventory"]+"/metrics")
 	if _, err := s.admin.CreateItem(ctx, client.NewItem{SKU: "PEN", Name: "Pen", PriceCents: 150, Quantity: 9}); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +284,7 @@ func TestFunctionsServeTheirMetrics(t *testing.T) {
 	bogus.SetSource(events.SourceShipping)
 	s.deliverStatus(t, "inventory", bogus, http.StatusBadRequest)
 
-	after := scrape(t, s.urls["inventory"])
+	after := telemetrytest.Scrape(t, s.urls["inventory"]+"/metrics")
 	for _, c := range []struct {
 		family string
 		labels map[string]string
@@ -301,12 +298,12 @@ func TestFunctionsServeTheirMetrics(t *testing.T) {
 		{"ordersaga_http_requests_total", map[string]string{"method": "POST", "route": "/items", "code": "201"}, 1},
 		{"ordersaga_http_request_duration_seconds", map[string]string{"method": "POST", "route": "/items"}, 1},
 	} {
-		if got := value(after, c.family, c.labels) - value(before, c.family, c.labels); got != c.want {
+		if got := telemetrytest.Sum(after, c.family, c.labels) - telemetrytest.Sum(before, c.family, c.labels); got != c.want {
 			t.Errorf("%s%v moved by %v, want %v", c.family, c.labels, got, c.want)
 		}
 	}
 	// The order function published ORDER_REQUESTED from its outbox right after the commit.
-	if n := value(scrape(t, s.urls["order"]), "ordersaga_outbox_lag_seconds", map[string]string{"path": "after_commit"}); n < 1 {
+	if n := telemetrytest.Sum(telemetrytest.Scrape(t, s.urls["order"]+"/metrics"), "ordersaga_outbox_lag_seconds", map[string]string{"path": "after_commit"}); n < 1 {
 		t.Errorf("ordersaga_outbox_lag_seconds{path=after_commit} counts %v publications, want at least 1", n)
 	}
 	// Go's own metrics are there too, for memory and goroutines.
@@ -333,59 +330,4 @@ func (s *httpSaga) deliverStatus(t *testing.T, fn string, e cloudevents.Event, w
 	if resp.StatusCode != want {
 		t.Fatalf("%s answered %s with %s, want %d", fn, e.Type(), resp.Status, want)
 	}
-}
-
-// scrape GETs baseURL/metrics and parses it with Prometheus' own text parser.
-func scrape(t *testing.T, baseURL string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(baseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("GET /metrics: %s, %s", resp.Status, resp.Header.Get("Content-Type"))
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("GET /metrics is not Prometheus' text format: %v", err)
-	}
-	return families
-}
-
-// value is the value of the series of family with exactly labels: a counter's value, or a
-// histogram's count. 0 when there is none.
-func value(families map[string]*dto.MetricFamily, family string, labels map[string]string) float64 {
-	mf, ok := families[family]
-	if !ok {
-		return 0
-	}
-	for _, m := range mf.Metric {
-		if len(m.Label) != len(labels) {
-			continue
-		}
-		match := true
-		for _, l := range m.Label {
-			if labels[l.GetName()] != l.GetValue() {
-				match = false
-			}
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		}
-	}
-	return 0
 }
