@@ -75,7 +75,7 @@ func StartEvent(ctx context.Context, e cloudevents.Event, header http.Header) (c
 		attribute.String("cloudevents.event_subject", e.Subject()),
 	}
 	if recentFailures.contains(hop.key) {
-		retriesSeen.WithLabelValues(hop.eventType).Inc()
+		count(retriesSeen, "type", hop.eventType)
 		attrs = append(attrs, attribute.Bool("ordersaga.retry", true))
 	}
 	ctx, hop.span = tracer().Start(parent, e.Type()+" process",
@@ -87,8 +87,8 @@ func StartEvent(ctx context.Context, e cloudevents.Event, header http.Header) (c
 // reply, which it makes continue this hop's trace. It ends the span and counts the event.
 func (h *EventHop) End(reply *cloudevents.Event, status int, err error) {
 	outcome := outcomeOf(status)
-	eventsHandled.WithLabelValues(h.eventType, outcome).Inc()
-	eventDuration.WithLabelValues(h.eventType, outcome).Observe(time.Since(h.started).Seconds())
+	count(eventsHandled, "type", h.eventType, "outcome", outcome)
+	observe(eventDuration, time.Since(h.started).Seconds(), "type", h.eventType, "outcome", outcome)
 	if status >= 500 {
 		recentFailures.add(h.key) // the broker will try it again
 	} else {
@@ -111,7 +111,7 @@ func (h *EventHop) End(reply *cloudevents.Event, status int, err error) {
 // DuplicateCaught records that the inbox recognised e as handled before (a redelivery): it is
 // counted, and marked on the span handling it, found in ctx.
 func DuplicateCaught(ctx context.Context, eventType string) {
-	inboxDuplicates.WithLabelValues(typeLabel(eventType)).Inc()
+	count(inboxDuplicates, "type", typeLabel(eventType))
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("ordersaga.inbox.duplicate", true))
 }
 

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,10 +45,18 @@ func HTTP(next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(rec.status))
 		}
-		httpRequests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
-		httpDuration.WithLabelValues(r.Method, route).Observe(time.Since(started).Seconds())
+		method := r.Method
+		if route == "unmatched" && !slices.Contains(knownMethods, method) {
+			method = "other" // a client's invented method must not grow the metrics
+		}
+		count(httpRequests, "method", method, "route", route, "code", strconv.Itoa(rec.status))
+		observe(httpDuration, time.Since(started).Seconds(), "method", method, "route", route)
 	})
 }
+
+// knownMethods are the methods HTTP counts under their own name when no route took them.
+var knownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions}
 
 // untraced reports the requests HTTP leaves alone.
 func untraced(r *http.Request) bool {

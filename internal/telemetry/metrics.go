@@ -1,21 +1,27 @@
 package telemetry
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/ordersaga/ordersaga/internal/events"
 )
 
-// Registry holds every metric of this process: the ones below, and Go's and the process's own
-// (memory, goroutines, CPU, open files). A process is one function, so names carry no function
-// label: Prometheus adds the pod's, and the local stack adds `function` when it gathers them.
-var Registry = prometheus.NewRegistry()
+// registry holds every metric of this process. A process is one function, so series carry no
+// function label: Prometheus adds the pod's, and the local stack adds `function` when it gathers
+// them. VictoriaMetrics' metrics package writes Prometheus' text format without the protobuf
+// model of Prometheus' own client: a measured 1.7 MB less memory and 2.6 MB less binary in
+// every function (docs/OBSERVABILITY.md).
+var registry = metrics.NewSet()
+
+func init() {
+	metrics.ExposeMetadata(true) // # TYPE lines, so that counters and histograms parse as such
+}
 
 // Outcomes of handling an event, by the status the event endpoint answered (the retry contract).
 const (
@@ -30,63 +36,60 @@ const (
 	OutboxSweep       = "sweep"        // by the sweep, after a failed or lost publish
 )
 
+// The metrics (docs/OBSERVABILITY.md lists them with their labels).
+const (
+	eventsHandled   = "ordersaga_events_handled_total"           // type, outcome
+	eventDuration   = "ordersaga_event_handler_duration_seconds" // type, outcome
+	inboxDuplicates = "ordersaga_inbox_duplicates_total"         // type
+	retriesSeen     = "ordersaga_event_retries_seen_total"       // type
+	outboxLag       = "ordersaga_outbox_lag_seconds"             // path
+	outboxFailures  = "ordersaga_outbox_publish_failures_total"  // path
+	deadLetters     = "ordersaga_dead_letters_received_total"    // type
+	httpRequests    = "ordersaga_http_requests_total"            // method, route, code
+	httpDuration    = "ordersaga_http_request_duration_seconds"  // method, route
+)
+
 // latencyBuckets (seconds) span a saga step (about a millisecond) to a request timeout.
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
-var (
-	eventsHandled = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ordersaga_events_handled_total",
-		Help: "Events handled by this function, by CloudEvents type and outcome (ok, rejected: 4xx, failed: 5xx).",
-	}, []string{"type", "outcome"})
-	eventDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "ordersaga_event_handler_duration_seconds",
-		Help:    "Time to handle one event, from decoded to answered, by type and outcome.",
-		Buckets: latencyBuckets,
-	}, []string{"type", "outcome"})
-	inboxDuplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ordersaga_inbox_duplicates_total",
-		Help: "Events delivered again after they were handled: answered from the inbox with the stored reply, no effect.",
-	}, []string{"type"})
-	retriesSeen = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ordersaga_event_retries_seen_total",
-		Help: "Events delivered again after this instance failed them (5xx): the broker's retries as the function sees them.",
-	}, []string{"type"})
-	outboxLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "ordersaga_outbox_lag_seconds",
-		Help:    "Time from an event's outbox row to the broker's acknowledgement, by path (after_commit, sweep).",
-		Buckets: latencyBuckets,
-	}, []string{"path"})
-	outboxFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ordersaga_outbox_publish_failures_total",
-		Help: "Outbox publishes that failed, by path; the rows stay for the next sweep.",
-	}, []string{"path"})
-	deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ordersaga_dead_letters_received_total",
-		Help: "Events the dead-letter sink received (a Trigger gave up on them), by type.",
-	}, []string{"type"})
-	httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ordersaga_http_requests_total",
-		Help: "REST requests served, by method, route pattern and status code.",
-	}, []string{"method", "route", "code"})
-	httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "ordersaga_http_request_duration_seconds",
-		Help:    "Time to serve a REST request, by method and route pattern.",
-		Buckets: latencyBuckets,
-	}, []string{"method", "route"})
-)
-
-func init() {
-	Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		eventsHandled, eventDuration, inboxDuplicates, retriesSeen,
-		outboxLag, outboxFailures, deadLetters, httpRequests, httpDuration,
-	)
+// series names one series of family: family{k1="v1",...} from label name and value pairs.
+func series(family string, labels ...string) string {
+	var b strings.Builder
+	b.WriteString(family)
+	for i := 0; i+1 < len(labels); i += 2 {
+		if i == 0 {
+			b.WriteByte('{')
+		} else {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", labels[i], labels[i+1]) // %q escapes \, " and newlines as Prometheus does
+	}
+	if len(labels) > 0 {
+		b.WriteByte('}')
+	}
+	return b.String()
 }
 
-// MetricsHandler serves Registry in Prometheus' text format (GET /metrics).
+// labelEscaper escapes a label value as Prometheus' text format does: backslash, double quote
+// and line feed, nothing else.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+func count(family string, labels ...string) {
+	registry.GetOrCreateCounter(series(family, labels...)).Inc()
+}
+
+func observe(family string, seconds float64, labels ...string) {
+	registry.GetOrCreatePrometheusHistogramExt(series(family, labels...), latencyBuckets).Update(seconds)
+}
+
+// MetricsHandler serves the registry, and Go's and the process's own metrics (memory,
+// goroutines, CPU, open files), in Prometheus' text format (GET /metrics).
 func MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(Registry, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		registry.WritePrometheus(w)
+		metrics.WriteProcessMetrics(w)
+	})
 }
 
 // pingType is the PingSource's event, which ticks the order and dead-letter functions.
@@ -114,11 +117,11 @@ func outcomeOf(status int) string {
 
 // OutboxPublished records an outbox event published through path, stored at stored.
 func OutboxPublished(path string, stored time.Time) {
-	outboxLag.WithLabelValues(path).Observe(time.Since(stored).Seconds())
+	observe(outboxLag, time.Since(stored).Seconds(), "path", path)
 }
 
 // OutboxPublishFailed records a publish through path that failed.
-func OutboxPublishFailed(path string) { outboxFailures.WithLabelValues(path).Inc() }
+func OutboxPublishFailed(path string) { count(outboxFailures, "path", path) }
 
 // DeadLetterReceived records an event the dead-letter sink took in.
-func DeadLetterReceived(eventType string) { deadLetters.WithLabelValues(typeLabel(eventType)).Inc() }
+func DeadLetterReceived(eventType string) { count(deadLetters, "type", typeLabel(eventType)) }

@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -287,9 +285,9 @@ func TestEventHopContinuesTheEventsTrace(t *testing.T) {
 func TestEventHopMetrics(t *testing.T) {
 	recordSpans(t)
 	handled := func(outcome string) float64 {
-		return counterValue(t, eventsHandled.WithLabelValues("INVENTORY_RESERVED", outcome))
+		return counted(eventsHandled, "type", "INVENTORY_RESERVED", "outcome", outcome)
 	}
-	retries := func() float64 { return counterValue(t, retriesSeen.WithLabelValues("INVENTORY_RESERVED")) }
+	retries := func() float64 { return counted(retriesSeen, "type", "INVENTORY_RESERVED") }
 	ok0, failed0, retries0 := handled(OutcomeOK), handled(OutcomeFailed), retries()
 
 	e := newEvent(t, "metrics-1")
@@ -342,7 +340,7 @@ func TestHTTPSpansAndMetricsByRoute(t *testing.T) {
 	srv := httptest.NewServer(HTTP(mux))
 	defer srv.Close()
 	count := func() float64 {
-		return counterValue(t, httpRequests.WithLabelValues("GET", "/orders/{id}", "404"))
+		return counted(httpRequests, "method", "GET", "route", "/orders/{id}", "code", "404")
 	}
 	before := count()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/orders/42", nil)
@@ -375,12 +373,14 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	return r
 }
 
-// counterValue reads a counter's current value.
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
+// counted is the current value of a counter series of family.
+func counted(family string, labels ...string) float64 {
+	return float64(registry.GetOrCreateCounter(series(family, labels...)).Get())
+}
+
+func TestSeriesEscapesLabelValues(t *testing.T) {
+	got := series("x_total", "route", `/a"b\c`+"\n", "code", "200")
+	if want := `x_total{route="/a\"b\\c\n",code="200"}`; got != want {
+		t.Errorf("series %s, want %s", got, want)
 	}
-	return m.GetCounter().GetValue()
 }
