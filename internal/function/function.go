@@ -153,11 +153,11 @@ func run(ctx context.Context, name string, build func(ctx context.Context) (Func
 }
 
 // NewHandler routes HTTP for fn: events on POST / if fn is an EventHandler, its REST routes if it
-// is a RouteRegistrar, the probes under /health/ and its metrics on GET /metrics (Prometheus'
-// text format), with a span per event and per REST request (telemetry). A function without Handle has no event
-// endpoint at all: POST / is a JSON 404 or 405 like any other path it does not serve. Events are
-// taken only from the senders senders accepts; with no verifier (tests of REST routes,
-// EVENT_AUTH=off) from anyone.
+// is a RouteRegistrar, the probes under /health/, and its metrics on GET /metrics (Prometheus'
+// text format) unless its routes take that path; with a span per event and per REST request
+// (internal/telemetry). A function without Handle has no event endpoint at all: POST / is a JSON
+// 404 or 405 like any other path it does not serve. Events are taken only from the senders
+// senders accepts; with no verifier (tests of REST routes, EVENT_AUTH=off) from anyone.
 func NewHandler(fn Function, senders ...*eventauth.Verifier) http.Handler {
 	mux := http.NewServeMux()
 	if h, ok := fn.(EventHandler); ok {
