@@ -234,7 +234,7 @@ func recordSpans(t *testing.T) *tracetest.InMemoryExporter {
 	return spans
 }
 
-func newEvent(t *testing.T, id string) cloudevents.Event {
+func newEvent(t testing.TB, id string) cloudevents.Event {
 	t.Helper()
 	e := cloudevents.NewEvent()
 	e.SetID(id)
