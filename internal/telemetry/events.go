@@ -108,8 +108,8 @@ func (h *EventHop) End(reply *cloudevents.Event, status int, err error) {
 	h.span.End()
 }
 
-// DuplicateCaught records that the inbox recognised e as handled before (a redelivery): it is
-// counted, and marked on the span handling it, found in ctx.
+// DuplicateCaught records that the inbox recognised an event of eventType as handled before (a
+// redelivery): it is counted, and marked on the span handling it, found in ctx.
 func DuplicateCaught(ctx context.Context, eventType string) {
 	count(inboxDuplicates, "type", typeLabel(eventType))
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("ordersaga.inbox.duplicate", true))
