@@ -22,6 +22,7 @@ import (
 	"github.com/ordersaga/ordersaga/functions/user"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/gateway"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 // FunctionEnv names the function an instance serves.
@@ -43,6 +44,8 @@ type Instance struct {
 	fn      function.Function
 	handler atomic.Pointer[http.Handler] // nil until Start has built the function
 	stop    context.CancelFunc           // ends the function's maintenance
+
+	stopTracing func(context.Context) error // flushes the spans not yet exported
 }
 
 // New returns an instance; Start builds the function it serves.
@@ -65,6 +68,12 @@ func (i *Instance) Start(ctx context.Context, cfg map[string]string) error {
 		slices.Sort(names)
 		return fmt.Errorf("%s=%q: want one of %v", FunctionEnv, name, names)
 	}
+	// Spans go where OTEL_* say, as function.Main does for the ko-built binaries.
+	stopTracing, err := telemetry.StartTracing(name)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	i.stopTracing = stopTracing
 	fn, err := build(ctx)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
@@ -114,12 +123,15 @@ func (i *Instance) Ready(ctx context.Context) (bool, error) {
 func (i *Instance) Alive(context.Context) (bool, error) { return true, nil }
 
 // Stop releases the function after func's middleware has drained the server.
-func (i *Instance) Stop(context.Context) error {
+func (i *Instance) Stop(ctx context.Context) error {
 	if i.stop != nil {
 		i.stop()
 	}
 	if i.handler.Load() != nil {
 		function.Close(i.fn)
+	}
+	if i.stopTracing != nil {
+		return i.stopTracing(ctx)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func startChildStack(ctx context.Context, o options) (*childStack, error) {
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s.cmd.Env = append(os.Environ(),
 		"ORDERSAGA_DATA="+dataDir, "DATABASE_URL="+dbURL,
-		"ORDERSAGA_GATEWAY_ADDR="+fmt.Sprintf("127.0.0.1:%d", gatewayPort),
+		"ORDERSAGA_GATEWAY_ADDR="+fmt.Sprintf("127.0.0.1:%d", gatewayPort), "ORDERSAGA_METRICS_ADDR=127.0.0.1:0",
 		"ORDERSAGA_KAFKA_PORT="+strconv.Itoa(kafkaPort), "KAFKA_BROKERS=",
 		"PAYMENT_SUCCESS_RATE="+o.paymentRate,
 		"ORDERSAGA_ADMIN_EMAIL="+s.adminEmail, "ORDERSAGA_ADMIN_PASSWORD="+s.adminPassword,

@@ -22,6 +22,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/function"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 // Schema is the PostgreSQL schema the function owns; its tables are named unqualified.
@@ -151,6 +152,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 	if err != nil {
 		return nil, err
 	}
+	telemetry.DeadLetterReceived(d.Type)
 	slog.WarnContext(ctx, "dead letter",
 		"dead_letter", d.ID, "type", d.Type, "id", d.EventID, "source", d.EventSource,
 		"subject", d.OrderID, ExtErrorCode, d.ErrorCode, ExtErrorData, d.ErrorData,

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/postgres"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 // cancel is POST /orders/{id}/cancel: the owner (or an admin, as for GET) asks for the order to be
@@ -69,6 +71,13 @@ func requestCancel(o *Order, reason string, schedule Schedule, now time.Time) (*
 	e, err := events.New(source, events.OrderCancelRequestedV1{OrderID: o.ID, Reason: reason, TotalCents: o.TotalCents})
 	if err != nil {
 		return nil, err
+	}
+	// The request continues the order's trace: that of the step it takes over from.
+	var previous cloudevents.Event
+	if json.Unmarshal(o.nextEvent, &previous) == nil {
+		if tp, ok := previous.Extensions()[telemetry.TraceParentExtension]; ok {
+			e.SetExtension(telemetry.TraceParentExtension, tp)
+		}
 	}
 	return &e, schedule.Start(o, e, now)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 	"github.com/ordersaga/ordersaga/internal/outbox"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 // api is the order REST API (docs/CONTRACTS.md, "REST").
@@ -85,6 +86,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	telemetry.SetTraceParent(r.Context(), &requested) // the order's trace starts with this request
 	// ORDER_REQUESTED is what the deadline republishes until inventory and payment have answered.
 	if err := a.schedule.Start(o, requested, now); err != nil {
 		return err

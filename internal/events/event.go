@@ -51,7 +51,8 @@ func New(source string, p Payload) (cloudevents.Event, error) {
 }
 
 // Reply builds the event a handler answers cause with, carrying cause's traceparent on so one
-// order's saga is one trace.
+// order's saga is one trace. The function runtime then makes the reply the child of the span
+// that handled cause (telemetry.EventHop.End).
 func Reply(cause cloudevents.Event, source string, p Payload) (*cloudevents.Event, error) {
 	e, err := New(source, p)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 // maxEventBytes bounds an event request body; the data itself is bounded by events.MaxDataBytes.
@@ -114,8 +115,10 @@ func (h *eventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("invalid CloudEvent: id and source are limited to %d bytes", MaxAttributeBytes), http.StatusBadRequest)
 		return
 	}
+	ctx, hop := telemetry.StartEvent(ctx, *e, r.Header)
 	reply, err := h.fn.Handle(ctx, *e)
 	status := EventStatus(err)
+	hop.End(reply, status, err) // the reply now continues this hop's trace
 	if status >= 300 {
 		level := slog.LevelWarn
 		if status >= 500 {

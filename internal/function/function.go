@@ -20,6 +20,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 // Function is a saga function: a value that implements one or more of the optional interfaces
@@ -94,14 +95,25 @@ func Main(name string, build func(ctx context.Context) (Function, error)) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", name))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, build); err != nil {
+	if err := run(ctx, name, build); err != nil {
 		slog.Error("function stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, build func(ctx context.Context) (Function, error)) error {
+func run(ctx context.Context, name string, build func(ctx context.Context) (Function, error)) error {
 	started := time.Now()
+	stopTracing, err := telemetry.StartTracing(name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			slog.Warn("flushing traces", "err", err)
+		}
+	}()
 	fn, err := build(ctx)
 	if err != nil {
 		return err
@@ -141,10 +153,11 @@ func run(ctx context.Context, build func(ctx context.Context) (Function, error))
 }
 
 // NewHandler routes HTTP for fn: events on POST / if fn is an EventHandler, its REST routes if it
-// is a RouteRegistrar, and the probes under /health/. A function without Handle has no event
-// endpoint at all: POST / is a JSON 404 or 405 like any other path it does not serve. Events are
-// taken only from the senders senders accepts; with no verifier (tests of REST routes,
-// EVENT_AUTH=off) from anyone.
+// is a RouteRegistrar, the probes under /health/, and its metrics on GET /metrics (Prometheus'
+// text format) unless its routes take that path; with a span per event and per REST request
+// (internal/telemetry). A function without Handle has no event endpoint at all: POST / is a JSON
+// 404 or 405 like any other path it does not serve. Events are taken only from the senders
+// senders accepts; with no verifier (tests of REST routes, EVENT_AUTH=off) from anyone.
 func NewHandler(fn Function, senders ...*eventauth.Verifier) http.Handler {
 	mux := http.NewServeMux()
 	if h, ok := fn.(EventHandler); ok {
@@ -175,7 +188,10 @@ func NewHandler(fn Function, senders ...*eventauth.Verifier) http.Handler {
 			w.WriteHeader(http.StatusOK)
 		})
 	}
-	return jsonMuxErrors(mux)
+	if !serves(mux, http.MethodGet, "/metrics") {
+		mux.Handle("GET /metrics", telemetry.MetricsHandler())
+	}
+	return telemetry.HTTP(jsonMuxErrors(mux))
 }
 
 // serves reports whether mux already has a route for method and path.

@@ -296,3 +296,33 @@ func TestEventEndpointCapsIDAndSource(t *testing.T) {
 		t.Errorf("id of exactly the cap: %d", w.Code)
 	}
 }
+
+// With no traces exported (no OTEL_* endpoint), trace context still passes from an event to its
+// reply, so a trace started upstream is not cut here; and every function serves its metrics.
+func TestTraceContextPassesThroughAndMetricsAreServed(t *testing.T) {
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req := binaryEvent(`{"order_id":"o"}`)
+	req.Header.Set("Ce-Traceparent", traceparent)
+	h := function.NewHandler(freshReply{})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || w.Header().Get("Ce-Id") != "fresh" || w.Header().Get("Ce-Traceparent") != traceparent {
+		t.Errorf("reply %d %q with ce-traceparent %q, want %q", w.Code, w.Header().Get("Ce-Id"), w.Header().Get("Ce-Traceparent"), traceparent)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `ordersaga_events_handled_total{type="ORDER_SHIPPED",outcome="ok"}`) {
+		t.Errorf("GET /metrics: %d, no ORDER_SHIPPED handled in\n%s", w.Code, w.Body)
+	}
+}
+
+// freshReply answers every event with a new event of its own, which carries no traceparent.
+type freshReply struct{}
+
+func (freshReply) Handle(context.Context, cloudevents.Event) (*cloudevents.Event, error) {
+	r := cloudevents.NewEvent()
+	r.SetID("fresh")
+	r.SetSource("test")
+	r.SetType("ORDER_COMPLETED")
+	return &r, nil
+}

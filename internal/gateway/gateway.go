@@ -16,6 +16,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 // Routes maps each REST path to the function that serves it. The paths do not collide, so one
@@ -58,6 +59,8 @@ func proxies(urls map[string]string, trustedProxies int) (map[string]http.Handle
 					// One address, the client's as far as the gateway can tell; never the
 					// client's own claim, which the per-client login limit would believe.
 					pr.Out.Header.Set("X-Forwarded-For", clientIP(pr.In, trustedProxies))
+					// The function's span continues the gateway's (when the runtime traces it).
+					telemetry.InjectHTTP(pr.In.Context(), pr.Out.Header)
 				},
 				Transport: transport,
 				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -147,6 +150,11 @@ func (f *Function) Routes(mux *http.ServeMux) {
 		mux.Handle(path, h)
 	}
 	mux.Handle("GET /health/readiness", f.readiness)
+	// The runtime serves every function's metrics on GET /metrics; the gateway's port is the
+	// public one, so it keeps its own to itself (Knative's queue-proxy counts its requests).
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such path"))
+	})
 }
 
 // Ready reports whether every function behind the gateway is ready (for knative/func's

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/gateway"
 )
@@ -61,7 +65,7 @@ func TestRESTPathsReachTheirFunctionAndNothingElseDoes(t *testing.T) {
 		}
 	}
 	// The CloudEvents endpoint of every function is POST /: the gateway must not reach it.
-	for _, path := range []string{"/", "/health/readiness", "/orderz"} {
+	for _, path := range []string{"/", "/health/readiness", "/orderz", "/metrics"} {
 		if code, body := get(t, h, "POST", path); code != http.StatusNotFound || !strings.Contains(body, `"error"`) {
 			t.Errorf("POST %s: %d %q, want a JSON 404", path, code, body)
 		}
@@ -89,6 +93,42 @@ func TestTheGatewayFunctionRefusesEvents(t *testing.T) {
 	}
 	if code, body := get(t, h, "GET", "/orders"); code != 200 || body != "order GET /orders" {
 		t.Errorf("GET /orders: %d %q", code, body)
+	}
+	// The runtime serves every function's metrics on GET /metrics; not the public gateway's.
+	if code, body := get(t, h, "GET", "/metrics"); code != http.StatusNotFound || !strings.Contains(body, `"error"`) {
+		t.Errorf("GET /metrics on the gateway: %d %q, want a JSON 404", code, body)
+	}
+}
+
+// On a cluster the gateway runs in the functions' runtime, which gives each REST request a
+// span: the function behind it gets that span as its parent, in the traceparent header.
+func TestTheGatewayPassesItsTraceOn(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	previous := otel.GetTracerProvider()
+	otel.SetTracerProvider(provider)
+	t.Cleanup(func() { otel.SetTracerProvider(previous) })
+	var got string
+	order := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("traceparent") }))
+	t.Cleanup(order.Close)
+	t.Setenv("USER_URL", order.URL)
+	t.Setenv("ORDER_URL", order.URL)
+	t.Setenv("INVENTORY_URL", order.URL)
+	t.Setenv("DEADLETTER_URL", order.URL)
+	fn, err := gateway.New(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, function.NewHandler(fn), "GET", "/orders"); code != http.StatusOK {
+		t.Fatalf("GET /orders: %d", code)
+	}
+	recorded := spans.GetSpans()
+	if len(recorded) != 1 {
+		t.Fatalf("%d spans, want the request's", len(recorded))
+	}
+	sc := recorded[0].SpanContext
+	if want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"; got != want {
+		t.Errorf("the order function got traceparent %q, want the gateway's span %q", got, want)
 	}
 }
 

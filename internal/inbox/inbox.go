@@ -19,6 +19,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/postgres"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 //go:embed migrations/*.sql
@@ -46,6 +47,7 @@ func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handl
 			return fmt.Errorf("claim event: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
+			telemetry.DuplicateCaught(ctx, e.Type())
 			reply, err = storedReply(ctx, tx, e)
 			return err
 		}

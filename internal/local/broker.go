@@ -364,6 +364,7 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, e cloudevents.Event) bo
 			break
 		}
 	}
+	d.recordDelivery(status, latency, err, deadLettered, ctx.Err() != nil)
 	attrs := []any{"type", e.Type(), "order", e.Subject(), "function", subscriberName(d.Trigger), "status", status,
 		"latency_ms", float64(latency.Microseconds()) / 1000}
 	switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/loadtest"
 	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
+	"github.com/ordersaga/ordersaga/internal/telemetry/telemetrytest"
 )
 
 // sagaDeadline bounds how long a batch of orders may take to reach their terminal states. It
@@ -315,7 +316,11 @@ func mix(n int, plenty, scarce, other string) [][]client.Line {
 }
 
 func TestEndToEndSaga(t *testing.T) {
-	x := startE2E(t)
+	// Every function process inherits the stack's environment: they export their spans here.
+	collector := telemetrytest.NewCollector(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "200") // milliseconds between exports
+	x := startE2E(t, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
 	x.stock(t, "E2E-PLENTY", 1250, 1000)
 	x.stock(t, "E2E-SCARCE", 4999, 40)
 	x.stock(t, "E2E-OTHER", 300, 1000)
@@ -327,6 +332,13 @@ func TestEndToEndSaga(t *testing.T) {
 	if completed == 0 || declined == 0 || rejected == 0 {
 		t.Errorf("the run did not take every path of the saga (completed %d, declined %d, refused %d)", completed, declined, rejected)
 	}
+
+	t.Run("every order is one trace across every function", func(t *testing.T) {
+		checkTraces(t, collector, orders)
+	})
+	t.Run("every function's metrics in one place", func(t *testing.T) {
+		checkStackMetrics(t, x.stack, len(ids))
+	})
 
 	t.Run("functions killed mid-run lose nothing", func(t *testing.T) {
 		x.stock(t, "E2E-KILL-A", 100, 1000)

@@ -134,8 +134,9 @@ func startMakeRun(t *testing.T, dir string) *makeRun {
 			env = append(env, kv)
 		}
 	}
-	// Free ports rather than 8080 and 19092, so that the test runs beside anything else.
-	cmd.Env = append(env, fmt.Sprintf("ORDERSAGA_GATEWAY_ADDR=127.0.0.1:%d", gateway), fmt.Sprintf("ORDERSAGA_KAFKA_PORT=%d", kafkaPort))
+	// Free ports rather than 8080, 9464 and 19092, so that the test runs beside anything else.
+	cmd.Env = append(env, fmt.Sprintf("ORDERSAGA_GATEWAY_ADDR=127.0.0.1:%d", gateway), fmt.Sprintf("ORDERSAGA_KAFKA_PORT=%d", kafkaPort),
+		"ORDERSAGA_METRICS_ADDR=127.0.0.1:0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -45,6 +45,9 @@ type Config struct {
 	Kafka       kafka.Config `envconfig:"KAFKA"`
 	KafkaPort   int          `envconfig:"ORDERSAGA_KAFKA_PORT" default:"19092"`
 	GatewayAddr string       `envconfig:"ORDERSAGA_GATEWAY_ADDR" default:"127.0.0.1:8080"`
+	// MetricsAddr serves every function's Prometheus metrics and the data plane's in one place
+	// (metrics.go); empty or "off" serves none.
+	MetricsAddr string `envconfig:"ORDERSAGA_METRICS_ADDR" default:"127.0.0.1:9464"`
 	// AdminEmail and AdminPassword are the local admin's; a password is generated when unset.
 	AdminEmail         string `envconfig:"ORDERSAGA_ADMIN_EMAIL" default:"admin@example.com"`
 	AdminPassword      string `envconfig:"ORDERSAGA_ADMIN_PASSWORD"`
@@ -65,7 +68,9 @@ var schemas = map[string]string{
 // Stack is a running local system.
 type Stack struct {
 	// GatewayURL fronts every REST path; KafkaBrokers is where the events topic lives.
-	GatewayURL   string
+	GatewayURL string
+	// MetricsURL serves GET /metrics for the whole stack ("" when Config.MetricsAddr is off).
+	MetricsURL   string
 	KafkaBrokers []string
 	// Kafka is how ordersctl and the tools reach the topics: the embedded broker's ordersctl
 	// principal (its password is in the data folder's kafka-credentials.json), or the external
@@ -237,6 +242,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if s.GatewayURL, err = s.serve(ctx, cfg.GatewayAddr, front); err != nil {
 		return nil, fmt.Errorf("gateway on %s: %w (set ORDERSAGA_GATEWAY_ADDR to use another address)", cfg.GatewayAddr, err)
+	}
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+		if s.MetricsURL, err = s.serve(ctx, cfg.MetricsAddr, metricsHandler(urls)); err != nil {
+			return nil, fmt.Errorf("metrics on %s: %w (set ORDERSAGA_METRICS_ADDR to use another address, or off)", cfg.MetricsAddr, err)
+		}
 	}
 	return s, nil
 }
@@ -455,6 +465,9 @@ func (s *Stack) Summary() string {
 		}
 	}
 	fmt.Fprintf(&b, "  broker ingress   %s (topic %s)\n", s.Ingress, s.Topic)
+	if s.MetricsURL != "" {
+		fmt.Fprintf(&b, "  metrics          %s/metrics (Prometheus; every function's, and the broker's deliveries)\n", s.MetricsURL)
+	}
 	fmt.Fprintf(&b, "  kafka            %s\n", s.Kafka)
 	if s.Kafka.Mechanism != "" {
 		fmt.Fprintf(&b, "                   (SASL required: every principal's password is in %s; ordersctl reads it from there)\n",

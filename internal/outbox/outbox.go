@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ordersaga/ordersaga/internal/postgres"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
 //go:embed migrations/*.sql
@@ -90,9 +91,12 @@ func NewRelay(pool *pgxpool.Pool, publisher Publisher) *Relay {
 // that is lost (a crash) only makes the sweep publish the event again, which consumers drop as
 // a duplicate.
 func (r *Relay) Publish(ctx context.Context, e cloudevents.Event) error {
+	started := time.Now() // the row was committed just before
 	if err := r.publisher.Publish(ctx, e); err != nil {
+		telemetry.OutboxPublishFailed(telemetry.OutboxAfterCommit)
 		return err
 	}
+	telemetry.OutboxPublished(telemetry.OutboxAfterCommit, started)
 	select {
 	case r.marks <- e.ID():
 	default: // the marker is behind: the sweep will see the row as unpublished and send it again
@@ -194,8 +198,9 @@ const sweepTimeout = 10 * time.Second
 
 // storedEvent is one unpublished outbox row.
 type storedEvent struct {
-	ID    string `db:"id"`
-	Event []byte `db:"event"`
+	ID        string    `db:"id"`
+	Event     []byte    `db:"event"`
+	CreatedAt time.Time `db:"created_at"`
 }
 
 // sweepOnce claims up to sweepBatch rows and publishes them. It returns how many it published
@@ -205,7 +210,7 @@ func (r *Relay) sweepOnce(ctx context.Context) (published, claimed int, err erro
 	defer cancel()
 	var publishErr error
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT id, event FROM outbox
+		rows, _ := tx.Query(ctx, `SELECT id, event, created_at FROM outbox
 			WHERE published_at IS NULL AND quarantined_at IS NULL
 			  AND created_at < now() - $1 * interval '1 millisecond'
 			ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`, r.MinAge.Milliseconds(), sweepBatch)
@@ -215,7 +220,9 @@ func (r *Relay) sweepOnce(ctx context.Context) (published, claimed int, err erro
 		}
 		claimed = len(stored)
 		batch := make([]cloudevents.Event, 0, len(stored))
+		storedAt := make(map[string]time.Time, len(stored))
 		for _, row := range stored {
+			storedAt[row.ID] = row.CreatedAt
 			var e cloudevents.Event
 			if err := json.Unmarshal(row.Event, &e); err != nil {
 				if err := quarantine(ctx, tx, row.ID, fmt.Errorf("decode: %w", err)); err != nil {
@@ -228,6 +235,12 @@ func (r *Relay) sweepOnce(ctx context.Context) (published, claimed int, err erro
 		var sent []string
 		sent, publishErr = r.publish(ctx, tx, batch)
 		published = len(sent)
+		for _, id := range sent {
+			telemetry.OutboxPublished(telemetry.OutboxSweep, storedAt[id])
+		}
+		if publishErr != nil {
+			telemetry.OutboxPublishFailed(telemetry.OutboxSweep)
+		}
 		if len(sent) == 0 {
 			return nil // keep the quarantines; the rows left wait for the next sweep
 		}

@@ -42,6 +42,12 @@ type saga struct {
 
 func newSaga(t *testing.T, seed int64) *saga {
 	t.Helper()
+	return newSagaPaying(t, seed, 0.7)
+}
+
+// newSagaPaying is newSaga with payment succeeding at successRate (0..1).
+func newSagaPaying(t *testing.T, seed int64, successRate float64) *saga {
+	t.Helper()
 	ctx := context.Background()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
 	if err != nil {
@@ -60,7 +66,7 @@ func newSaga(t *testing.T, seed int64) *saga {
 		t.Fatal(err)
 	}
 	pay, err := payment.Open(ctx, payment.Config{DatabaseURL: pgtest.NewSchema(t, "ordersaga_payment", payment.Schema),
-		SuccessRate: 0.7, Seed: &seed})
+		SuccessRate: successRate, Seed: &seed})
 	if err != nil {
 		t.Fatal(err)
 	}
