@@ -107,6 +107,21 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.Stop()
 		}
 	}()
+	// The public addresses are taken first: a busy port is reported before anything is built, and
+	// no function process can be handed the port while the stack starts.
+	gatewayListener, gatewayURL, err := listen(cfg.GatewayAddr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway on %s: %w (set ORDERSAGA_GATEWAY_ADDR to use another address)", cfg.GatewayAddr, err)
+	}
+	s.cleanup = append(s.cleanup, func() { _ = gatewayListener.Close() })
+	var metricsListener net.Listener
+	var metricsURL string
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
+		if metricsListener, metricsURL, err = listen(cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("metrics on %s: %w (set ORDERSAGA_METRICS_ADDR to use another address, or off)", cfg.MetricsAddr, err)
+		}
+		s.cleanup = append(s.cleanup, func() { _ = metricsListener.Close() })
+	}
 	set, err := loadManifests(ctx, cfg.Root)
 	if err != nil {
 		return nil, err
@@ -240,13 +255,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.GatewayURL, err = s.serve(ctx, cfg.GatewayAddr, front); err != nil {
-		return nil, fmt.Errorf("gateway on %s: %w (set ORDERSAGA_GATEWAY_ADDR to use another address)", cfg.GatewayAddr, err)
-	}
-	if cfg.MetricsAddr != "" && cfg.MetricsAddr != "off" {
-		if s.MetricsURL, err = s.serve(ctx, cfg.MetricsAddr, metricsHandler(urls)); err != nil {
-			return nil, fmt.Errorf("metrics on %s: %w (set ORDERSAGA_METRICS_ADDR to use another address, or off)", cfg.MetricsAddr, err)
-		}
+	s.GatewayURL = gatewayURL
+	s.serveOn(ctx, gatewayListener, front)
+	if metricsListener != nil {
+		s.MetricsURL = metricsURL
+		s.serveOn(ctx, metricsListener, metricsHandler(urls))
 	}
 	return s, nil
 }
