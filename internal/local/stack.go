@@ -227,7 +227,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.run(ctx, "trigger "+t.Name, d.Run)
 	}
 
-	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
+	// The console reads the broker topic as its own read-only principal.
+	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr, gateway.EventSource{Kafka: s.kafkaAs(principalConsole), Topic: s.Topic})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,124 @@
+// Throughput and latency over the last minutes, computed from the live event stream itself:
+// events per second, and for each order that ended, the time from ORDER_REQUESTED to its
+// ORDER_COMPLETED or ORDER_CANCELLED. The stream starts ten minutes back, so the charts are
+// full at once.
+
+import {h, ms} from './dom.js';
+import * as stream from './stream.js';
+
+const span = 10 * 60 * 1000;
+const bucket = 10 * 1000;
+const svgNS = 'http://www.w3.org/2000/svg';
+
+export function render(main) {
+  const throughput = h('figure', {class: 'chart', id: 'chart-throughput'});
+  const latency = h('figure', {class: 'chart', id: 'chart-latency'});
+  main.append(h('h1', {}, 'Charts'),
+    h('p', {}, 'The last ten minutes, from the live event stream.'),
+    throughput, latency);
+  const draw = () => {
+    const now = Date.now();
+    const evs = stream.all();
+    drawThroughput(throughput, evs, now);
+    drawLatency(latency, evs, now);
+  };
+  draw();
+  const timer = setInterval(draw, 2000);
+  return () => clearInterval(timer);
+}
+
+// buckets are the start times of the 10-second buckets of the window, oldest first.
+function buckets(now) {
+  const end = Math.floor(now / bucket) * bucket;
+  const out = [];
+  for (let t = end - span + bucket; t <= end; t += bucket) out.push(t);
+  return out;
+}
+
+function drawThroughput(fig, evs, now) {
+  const starts = buckets(now);
+  const counts = starts.map(() => 0);
+  for (const e of evs) {
+    const i = Math.floor((Date.parse(e.time) - starts[0]) / bucket);
+    if (i >= 0 && i < counts.length) counts[i]++;
+  }
+  const rates = counts.map((c) => c / (bucket / 1000));
+  const total = counts.reduce((a, b) => a + b, 0);
+  const peak = Math.max(...rates);
+  const summary = `${total} events in the last ten minutes; peak ${peak.toFixed(1)} events/s over 10 s.`;
+  fig.replaceChildren(h('figcaption', {}, 'Events per second (10 s buckets)'),
+    bars(rates, (v) => `${v.toFixed(1)}/s`, summary), h('p', {class: 'summary'}, summary));
+}
+
+function drawLatency(fig, evs, now) {
+  const requested = new Map();
+  const ended = [];
+  for (const e of evs) {
+    const t = Date.parse(e.time);
+    if (e.type === 'ORDER_REQUESTED') requested.set(e.order, t);
+    else if ((e.type === 'ORDER_COMPLETED' || e.type === 'ORDER_CANCELLED') && requested.has(e.order)) {
+      ended.push({at: t, latency: t - requested.get(e.order)});
+    }
+  }
+  const starts = buckets(now);
+  const per = starts.map(() => []);
+  for (const x of ended) {
+    const i = Math.floor((x.at - starts[0]) / bucket);
+    if (i >= 0 && i < per.length) per[i].push(x.latency);
+  }
+  const p50 = per.map((l) => quantile(l, 0.5));
+  const all = ended.filter((x) => x.at >= starts[0]).map((x) => x.latency);
+  const summary = all.length === 0 ? 'No order reached its end in the last ten minutes.' :
+    `${all.length} orders ended; placed to end p50 ${ms(quantile(all, 0.5))}, p95 ${ms(quantile(all, 0.95))}.`;
+  fig.replaceChildren(h('figcaption', {}, 'Order latency, placed to completed or cancelled (p50 per 10 s)'),
+    bars(p50, (v) => ms(v), summary), h('p', {class: 'summary'}, summary));
+}
+
+function quantile(list, q) {
+  if (list.length === 0) return 0;
+  const s = [...list].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+// bars draws values as an SVG bar chart that scales with its box; the label is its text
+// alternative, each bar's title its value.
+function bars(values, label, summary) {
+  const w = 600;
+  const hgt = 160;
+  const max = Math.max(...values, 0) || 1;
+  const svg = document.createElementNS(svgNS, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${hgt + 20}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', summary);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  const bw = w / values.length;
+  values.forEach((v, i) => {
+    const bh = Math.round((v / max) * hgt);
+    const r = document.createElementNS(svgNS, 'rect');
+    r.setAttribute('x', String(i * bw + 1));
+    r.setAttribute('y', String(hgt - bh));
+    r.setAttribute('width', String(Math.max(1, bw - 2)));
+    r.setAttribute('height', String(bh));
+    r.setAttribute('class', 'bar');
+    const t = document.createElementNS(svgNS, 'title');
+    t.textContent = label(v);
+    r.append(t);
+    svg.append(r);
+  });
+  for (const [x, text, anchor] of [[0, '−10 min', 'start'], [w, 'now', 'end']]) {
+    const t = document.createElementNS(svgNS, 'text');
+    t.setAttribute('x', String(x));
+    t.setAttribute('y', String(hgt + 16));
+    t.setAttribute('text-anchor', anchor);
+    t.setAttribute('class', 'axis');
+    t.textContent = text;
+    svg.append(t);
+  }
+  const top = document.createElementNS(svgNS, 'text');
+  top.setAttribute('x', '4');
+  top.setAttribute('y', '12');
+  top.setAttribute('class', 'axis');
+  top.textContent = `max ${label(max)}`;
+  svg.append(top);
+  return svg;
+}
