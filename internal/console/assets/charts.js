@@ -69,7 +69,7 @@ function drawLatency(fig, evs, now) {
   const p50 = per.map((l) => quantile(l, 0.5));
   const all = ended.filter((x) => x.at >= starts[0]).map((x) => x.latency);
   const summary = all.length === 0 ? 'No order reached its end in the last ten minutes.' :
-    `${all.length} orders ended; placed to end p50 ${ms(quantile(all, 0.5))}, p95 ${ms(quantile(all, 0.95))}.`;
+    `${all.length} ${all.length === 1 ? 'order' : 'orders'} ended; placed to end p50 ${ms(quantile(all, 0.5))}, p95 ${ms(quantile(all, 0.95))}.`;
   fig.replaceChildren(h('figcaption', {}, 'Order latency, placed to completed or cancelled (p50 per 10 s)'),
     bars(p50, (v) => ms(v), summary), h('p', {class: 'summary'}, summary));
 }
@@ -80,14 +80,23 @@ function quantile(list, q) {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-// bars draws values as an SVG bar chart that scales with its box; the label is its text
-// alternative, each bar's title its value.
+// bars draws values as an SVG bar chart that stretches to its box, with its scale and time
+// axis in HTML beside it (SVG text would stretch too); the summary is its text alternative,
+// each bar's title its value.
 function bars(values, label, summary) {
+  const max = Math.max(...values, 0);
+  return h('div', {class: 'plot'},
+    h('div', {class: 'axis'}, h('span', {}, max > 0 ? `max ${label(max)}` : 'no data')),
+    svgBars(values, label, summary),
+    h('div', {class: 'axis time'}, h('span', {}, '−10 min'), h('span', {}, 'now')));
+}
+
+function svgBars(values, label, summary) {
   const w = 600;
   const hgt = 160;
   const max = Math.max(...values, 0) || 1;
   const svg = document.createElementNS(svgNS, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${w} ${hgt + 20}`);
+  svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', summary);
   svg.setAttribute('preserveAspectRatio', 'none');
@@ -105,20 +114,5 @@ function bars(values, label, summary) {
     r.append(t);
     svg.append(r);
   });
-  for (const [x, text, anchor] of [[0, '−10 min', 'start'], [w, 'now', 'end']]) {
-    const t = document.createElementNS(svgNS, 'text');
-    t.setAttribute('x', String(x));
-    t.setAttribute('y', String(hgt + 16));
-    t.setAttribute('text-anchor', anchor);
-    t.setAttribute('class', 'axis');
-    t.textContent = text;
-    svg.append(t);
-  }
-  const top = document.createElementNS(svgNS, 'text');
-  top.setAttribute('x', '4');
-  top.setAttribute('y', '12');
-  top.setAttribute('class', 'axis');
-  top.textContent = `max ${label(max)}`;
-  svg.append(top);
   return svg;
 }
