@@ -199,7 +199,7 @@ func (a *app) trace(ctx context.Context, id string) (*eventlog.Trace, error) {
 		return nil, err
 	}
 	defer r.Close()
-	tr, err := eventlog.ReadTrace(ctx, r, id)
+	tr, err := eventlog.ReadTrace(ctx, r, id, time.Time{})
 	if errors.Is(err, eventlog.ErrNoEvents) {
 		return nil, fmt.Errorf("no events of order %s on %s: check the id (%s orders list), or the topic no longer holds them", id, a.topic, a.name)
 	}

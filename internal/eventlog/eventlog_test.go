@@ -69,7 +69,7 @@ func TestReadTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	tr, err := eventlog.ReadTrace(ctx, r, order)
+	tr, err := eventlog.ReadTrace(ctx, r, order, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,11 @@ func TestReadTrace(t *testing.T) {
 		t.Errorf("trace owner %q, id %q, total %v ms", tr.UserID, tr.TraceID, tr.TotalMS)
 	}
 
-	if _, err := eventlog.ReadTrace(ctx, r, "no-such-order"); !errors.Is(err, eventlog.ErrNoEvents) {
+	// From a time after its events: none of them.
+	if _, err := eventlog.ReadTrace(ctx, r, order, at.Add(time.Hour)); !errors.Is(err, eventlog.ErrNoEvents) {
+		t.Errorf("trace from after the order's events: %v, want ErrNoEvents", err)
+	}
+	if _, err := eventlog.ReadTrace(ctx, r, "no-such-order", time.Time{}); !errors.Is(err, eventlog.ErrNoEvents) {
 		t.Errorf("trace of an order with no events: %v, want ErrNoEvents", err)
 	}
 	if _, err := eventlog.Open(ctx, cfg, "no-such-topic"); !errors.Is(err, eventlog.ErrNoTopic) {

@@ -35,3 +35,9 @@ func (c *callers) require(next func(http.ResponseWriter, *http.Request, auth.Pri
 		next(w, r, p)
 	})
 }
+
+// check reports whether r's token is still valid (an error when it is not).
+func (c *callers) check(r *http.Request) error {
+	_, err := c.verifier.Authenticate(r)
+	return err
+}

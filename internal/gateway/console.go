@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/console/assets"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 )
@@ -38,7 +39,9 @@ func newConsole(userURL string, src *EventSource) (*console, error) {
 // routes adds the console's paths to mux.
 func (c *console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
-	mux.Handle("GET /console/api/events", c.callers.require(c.events.serveEvents))
+	mux.Handle("GET /console/api/events", c.callers.require(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+		c.events.serveEvents(w, r, p, c.callers.check)
+	}))
 	mux.Handle("GET /console/api/orders/{id}/timeline", c.callers.require(c.timelines.serve))
 	mux.HandleFunc("GET /console/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such console API path"))

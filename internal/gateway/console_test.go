@@ -234,8 +234,13 @@ func TestConsoleTimeline(t *testing.T) {
 	bob := f.keys.Token(t, f.bob, auth.RoleUser)
 	path := "/console/api/orders/" + f.aliceOrder + "/timeline"
 
-	for who, token := range map[string]string{"admin": admin, "owner": alice} {
-		resp := f.get(t, path, token)
+	since := "?since=" + time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	for who, token := range map[string]string{"admin": admin, "owner": alice, "owner, since a minute ago": alice} {
+		p := path
+		if strings.Contains(who, "since") {
+			p += since
+		}
+		resp := f.get(t, p, token)
 		var tr eventlog.Trace
 		if err := json.NewDecoder(resp.Body).Decode(&tr); resp.StatusCode != http.StatusOK || err != nil {
 			t.Fatalf("%s: timeline %d (%v)", who, resp.StatusCode, err)
@@ -252,6 +257,8 @@ func TestConsoleTimeline(t *testing.T) {
 		"another user's order": {path, bob, http.StatusNotFound},
 		"an unknown order":     {"/console/api/orders/" + uuid.NewString() + "/timeline", admin, http.StatusNotFound},
 		"no token":             {path, "", http.StatusUnauthorized},
+		"a bad since":          {path + "?since=yesterday", admin, http.StatusBadRequest},
+		"since after it all":   {path + "?since=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339), admin, http.StatusNotFound},
 	} {
 		resp := f.get(t, tc.path, tc.token)
 		var body struct{ Error string }
@@ -297,5 +304,45 @@ func TestConsolePageAndAssets(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/console/api/nothing", nil))
 	if w.Code != http.StatusNotFound {
 		t.Errorf("unknown console API path: %d, want 404", w.Code)
+	}
+}
+
+// A stream ends with an expired message once the caller's token has expired, rather than
+// outliving the sign-in.
+func TestConsoleEventStreamEndsWhenTheTokenExpires(t *testing.T) {
+	gateway.SetKeepAlive(t, 200*time.Millisecond)
+	f := newConsoleFixture(t)
+	priv, err := auth.ParsePrivateKeyPEM([]byte(f.keys.PrivateKeyPEM()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Valid for a second, and the verifier's leeway (5 s) after that.
+	short, _, err := auth.NewSigner(priv, auth.KeyID(f.keys.Public), time.Second).Sign(
+		auth.Principal{UserID: uuid.NewString(), Email: "admin@example.com", Role: auth.RoleAdmin}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := f.get(t, "/console/api/events", short)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	done := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		last := ""
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "event: ") {
+				last = sc.Text()
+			}
+		}
+		done <- last
+	}()
+	select {
+	case last := <-done:
+		if last != "event: expired" {
+			t.Errorf("the stream ended after %q, want an expired message", last)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the stream outlived its token")
 	}
 }

@@ -37,8 +37,11 @@ const (
 	// subscriberBuffer is how many events a slow browser may lag behind before its stream is
 	// closed (its EventSource reconnects), so one slow page never holds up the others.
 	subscriberBuffer = 1024
-	keepAlive        = 15 * time.Second
 )
+
+// keepAlive is how often an idle event stream gets a comment, so proxies keep it open, and the
+// caller's token is checked again. A variable so that tests can shorten it (export_test.go).
+var keepAlive = 15 * time.Second
 
 // flowEvent is one event as the console shows it (the JSON of an SSE message).
 type flowEvent struct {
@@ -218,10 +221,12 @@ func (h *eventHub) publish(ctx context.Context, ev flowEvent, user string) {
 	}
 }
 
-// serveEvents is GET /console/api/events: server-sent events, one `event` message per saga
+// serveEvents is GET /console/api/events: server-sent events, one `saga` message per saga
 // event the caller may see (the last minutes first), a `live` message once the backlog is
-// sent, and a comment every keepAlive so that proxies keep the connection open.
-func (h *eventHub) serveEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+// sent, and a comment every keepAlive so that proxies keep the connection open. The caller's
+// token is checked again at every keep-alive (reauth): once it has expired (or its keys are gone)
+// the stream ends with an `expired` message, so an open page does not outlive its sign-in.
+func (h *eventHub) serveEvents(w http.ResponseWriter, r *http.Request, p auth.Principal, reauth func(*http.Request) error) {
 	if h == nil {
 		httpapi.WriteError(w, r, apperr.Errorf(apperr.Unavailable, "the event stream is not configured on this gateway"))
 		return
@@ -259,6 +264,11 @@ func (h *eventHub) serveEvents(w http.ResponseWriter, r *http.Request, p auth.Pr
 				return
 			}
 		case <-tick.C:
+			if reauth(r) != nil {
+				fmt.Fprint(w, "event: expired\ndata: {}\n\n")
+				_ = rc.Flush()
+				return
+			}
 			fmt.Fprint(w, ": keep-alive\n\n")
 		}
 		if rc.Flush() != nil {

@@ -16,7 +16,7 @@ import (
 // traceTimeout bounds reading one order's trace from the topic.
 const traceTimeout = 20 * time.Second
 
-// timelines answers GET /console/api/orders/{id}/timeline: the order's saga as
+// timelines answers GET /console/api/orders/{id}/timeline[?since=]: the order's saga as
 // `ordersctl events trace` shows it (each event, its source, the hop latency after the event it
 // answers) with the trace id its events carry.
 type timelines struct {
@@ -33,6 +33,16 @@ func (t timelines) serve(w http.ResponseWriter, r *http.Request, p auth.Principa
 		httpapi.WriteError(w, r, apperr.Errorf(apperr.Invalid, "an order id is required"))
 		return
 	}
+	// ?since=RFC 3339: read the topic from then, not from its beginning (the page passes a
+	// minute before the order was placed).
+	var since time.Time
+	if s := r.URL.Query().Get("since"); s != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			httpapi.WriteError(w, r, apperr.Errorf(apperr.Invalid, "since must be an RFC 3339 time, e.g. 2026-12-04T10:00:00Z"))
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), traceTimeout)
 	defer cancel()
 	rd, err := eventlog.Open(ctx, t.src.Kafka, t.src.Topic)
@@ -41,7 +51,7 @@ func (t timelines) serve(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return
 	}
 	defer rd.Close()
-	tr, err := eventlog.ReadTrace(ctx, rd, id)
+	tr, err := eventlog.ReadTrace(ctx, rd, id, since)
 	switch {
 	case errors.Is(err, eventlog.ErrNoEvents):
 		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no events of order %s on the broker topic", id))

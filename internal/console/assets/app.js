@@ -118,6 +118,15 @@ async function signOut() {
   navigate(base + '/');
 }
 
+// A sign-in that expires while the page is open: back to the sign-in form.
+stream.listen((ev) => {
+  if (ev === null && stream.connection() === 'expired' && me) {
+    me = null;
+    stream.stop();
+    render().then(() => say('Your sign-in has expired: sign in again.', 'error'));
+  }
+});
+
 // In-console links change the view without reloading the page.
 document.addEventListener('click', (e) => {
   const a = e.target.closest('a[href]');

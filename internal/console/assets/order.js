@@ -24,7 +24,8 @@ export function render(main, {params}) {
       again = true; // one more load after this one: an event arrived meanwhile
       return;
     }
-    loading = Promise.all([drawOrder(), drawTimeline()]);
+    // The order first: its creation time bounds how much of the topic the timeline reads.
+    loading = drawOrder().then((o) => drawTimeline(o ? new Date(Date.parse(o.created_at) - 60_000).toISOString() : ''));
     await loading;
     loading = null;
     if (again && alive) {
@@ -33,10 +34,11 @@ export function render(main, {params}) {
     }
   }
 
+  // drawOrder shows the order and returns it (null when it cannot be read).
   async function drawOrder() {
     try {
       const o = await api(`/orders/${encodeURIComponent(id)}`);
-      if (!alive) return;
+      if (!alive) return o;
       summary.replaceChildren(h('dl', {class: 'facts'},
         h('dt', {}, 'Status'), h('dd', {id: 'order-status', 'data-status': o.status}, badge(o.status),
           terminal.has(o.status) ? '' : h('span', {class: 'pulse', 'aria-hidden': 'true'}, ' ●')),
@@ -45,16 +47,20 @@ export function render(main, {params}) {
         h('dt', {}, 'Placed'), h('dd', {}, new Date(o.created_at).toLocaleString()),
         o.cancel_reason ? [h('dt', {}, 'Reason'), h('dd', {}, o.cancel_reason)] : null,
         o.tracking_id ? [h('dt', {}, 'Tracking'), h('dd', {}, o.tracking_id)] : null));
+      return o;
     } catch (e) {
-      if (!alive) return;
-      summary.replaceChildren(h('p', {class: 'empty'},
-        e instanceof ApiError && e.status === 404 ? 'No such order (or not yours).' : `Order: ${e.message}`));
+      if (alive) {
+        summary.replaceChildren(h('p', {class: 'empty'},
+          e instanceof ApiError && e.status === 404 ? 'No such order (or not yours).' : `Order: ${e.message}`));
+      }
+      return null;
     }
   }
 
-  async function drawTimeline() {
+  async function drawTimeline(since) {
     try {
-      const tr = await api(`/console/api/orders/${encodeURIComponent(id)}/timeline`);
+      const q = since ? `?since=${encodeURIComponent(since)}` : '';
+      const tr = await api(`/console/api/orders/${encodeURIComponent(id)}/timeline${q}`);
       if (!alive) return;
       timeline.replaceChildren(
         h('h2', {}, 'Timeline'),

@@ -30,7 +30,14 @@ export function start() {
     state = 'live';
     notify(null);
   });
+  // The gateway ends the stream when the sign-in has expired: no reconnecting then.
+  source.addEventListener('expired', () => {
+    source.close();
+    state = 'expired';
+    notify(null);
+  });
   source.addEventListener('error', () => {
+    if (state === 'expired') return;
     state = source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting';
     notify(null);
   });
