@@ -23,7 +23,9 @@ export function render(main) {
     state.textContent = {live: '● live', connecting: 'connecting…', reconnecting: 'reconnecting…', closed: 'disconnected', expired: 'sign-in expired'}[c] || c;
     state.className = `conn ${c}`;
     const want = typeFilter.value.trim().toUpperCase();
-    const list = stream.all().filter((e) => !want || e.type.includes(want)).slice(-shown).reverse();
+    // Newest first by the events' own time: the topic's partitions arrive interleaved.
+    const list = stream.all().filter((e) => !want || e.type.includes(want))
+      .map((e) => ({e, t: Date.parse(e.time)})).sort((a, b) => b.t - a.t).slice(0, shown).map((x) => x.e);
     body.replaceChildren(list.length === 0 ?
       h('p', {class: 'empty'}, c === 'live' ? 'No events yet: place an order.' : 'Waiting for the stream…') :
       table(`The ${list.length} most recent events`, ['Time', 'Type', 'Order', 'Source'],
