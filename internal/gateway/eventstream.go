@@ -37,6 +37,8 @@ const (
 	// subscriberBuffer is how many events a slow browser may lag behind before its stream is
 	// closed (its EventSource reconnects), so one slow page never holds up the others.
 	subscriberBuffer = 1024
+	// reconnectOverlap is how far before the last event read a reconnecting reader starts again.
+	reconnectOverlap = 30 * time.Second
 )
 
 // keepAlive is how often an idle event stream gets a comment, so proxies keep it open, and the
@@ -155,7 +157,9 @@ func (h *eventHub) read(ctx context.Context) error {
 	h.mu.Lock()
 	from := time.Now().Add(-backfill)
 	if n := len(h.recent); n > 0 {
-		from = h.recent[n-1].Time // after a reconnect, carry on where it stopped
+		// After a reconnect, carry on where it stopped, with a margin: the partitions' records
+		// are not in time order across partitions. What is read twice is dropped below.
+		from = h.recent[n-1].Time.Add(-reconnectOverlap)
 	}
 	h.mu.Unlock()
 	if err := r.SeekTime(ctx, from); err != nil {

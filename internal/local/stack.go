@@ -446,6 +446,7 @@ func (s *Stack) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nordersaga is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(&b, "  gateway (REST)   %s\n", s.GatewayURL)
+	fmt.Fprintf(&b, "  web console      %s/console/\n", s.GatewayURL)
 	for _, name := range []string{"user", "order", "inventory", "payment", "shipping", "deadletter"} {
 		if p, ok := s.procs[name]; ok {
 			fmt.Fprintf(&b, "  %-16s %s\n", name, p.url())
