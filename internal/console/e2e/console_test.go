@@ -40,6 +40,9 @@ func TestConsole(t *testing.T) {
 	}
 	dir := filepath.Join(root, "internal", "console", "e2e")
 	node := need(t, "node", "apt-get install nodejs npm")
+	if out, err := exec.Command(node, "-p", "process.versions.node.split('.')[0] >= 20").Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
+		missing(t, "Node.js 20 or later (playwright-core's minimum)")
+	}
 	if _, err := os.Stat(chromium); err != nil {
 		missing(t, chromium+" (apt-get install chromium)")
 	}
