@@ -1,5 +1,6 @@
 // Drives the web console in a real Chromium, as a person would: sign in with the keyboard,
-// place an order, watch it move live, open its timeline, look at the stock, the charts and
+// place an order, watch it move live (the test holds shipping until this script prints
+// "resume shipping", so the order's end happens while its page is open), open its timeline, look at the stock, the charts and
 // the functions, replay a dead letter; then as a plain user, who must see only their own
 // orders. Run by TestConsole (console_test.go), which starts the stack and passes, in the
 // environment: CONSOLE_URL, CHROMIUM, SCREENSHOTS, ADMIN_EMAIL, ADMIN_PASSWORD, USER_EMAIL,
@@ -80,6 +81,13 @@ try {
   const orderID = page.url().split('/').pop();
 
   step = 'watch the order move live to its end';
+  // Shipping is held by the test: the order is paid for and waits, its timeline up to
+  // ORDER_ACCEPTED. Then the test lets shipping go, and the open page must follow.
+  await page.locator('#order-status[data-status="APPROVED"]').waitFor();
+  await page.locator('table.timeline tr[data-type="ORDER_ACCEPTED"]').waitFor();
+  expect(await page.locator('table.timeline tr[data-type="ORDER_SHIPPED"]').count() === 0, 'shipped while shipping was held');
+  await page.screenshot({path: join(shots, 'order-approved.png'), fullPage: true});
+  console.log('resume shipping');
   await page.locator('#order-status[data-status="COMPLETED"]').waitFor();
   await page.locator('table.timeline tr[data-type="ORDER_COMPLETED"]').waitFor();
   const types = await page.locator('table.timeline tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.type));

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +29,7 @@ import (
 // chromium is Debian's Chromium (apt-get install chromium), the browser the test drives.
 const chromium = "/usr/bin/chromium"
 
-// TestConsole signs in, places an order and watches it to its end, opens its timeline, looks at
+// TestConsole signs in, places an order and watches it move to its end, opens its timeline, looks at
 // the flow, orders, stock, charts and functions pages, replays a dead letter, and checks that a
 // plain user sees only their own orders: all in Chromium, with no page error. Outside CI, a
 // machine without Chromium or Node skips it; under CI=true that is a failure.
@@ -70,6 +73,19 @@ func TestConsole(t *testing.T) {
 	if err := os.RemoveAll(shots); err != nil {
 		t.Fatal(err)
 	}
+	// Shipping is held (SIGSTOP) until the browser has seen the order paid for and waiting to
+	// ship: then the rest of the saga happens while the page is open, and the page must show it
+	// without a reload. The browser says when ("resume shipping" on its stdout).
+	if err := stack.Signal("shipping", syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resume := sync.OnceFunc(func() {
+		if err := stack.Signal("shipping", syscall.SIGCONT); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Cleanup(resume) // runs before the stack's Stop
+
 	cmd := exec.CommandContext(ctx, node, "console.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -77,9 +93,24 @@ func TestConsole(t *testing.T) {
 		"ADMIN_EMAIL="+stack.AdminEmail, "ADMIN_PASSWORD="+stack.AdminPassword,
 		"USER_EMAIL="+userEmail, "USER_PASSWORD="+userPassword,
 		"SKU="+sku, "DEAD_LETTER_ORDER="+deadLetterOrder)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		stdout.WriteString(sc.Text() + "\n")
+		if sc.Text() == "resume shipping" {
+			resume()
+		}
+	}
+	err = cmd.Wait()
 	t.Logf("screenshots in %s", shots)
 	if err != nil {
 		t.Fatalf("the browser run failed (%v):\n%s%s", err, stderr.String(), stdout.String())
