@@ -1,13 +1,11 @@
 // Throughput and latency over the last minutes, computed from the live event stream itself:
 // events per second, and for each order that ended, the time from ORDER_REQUESTED to its
-// ORDER_COMPLETED or ORDER_CANCELLED. The stream starts ten minutes back, so the charts are
-// full at once.
+// ORDER_COMPLETED or ORDER_CANCELLED (running totals in metrics.js). The stream starts ten
+// minutes back (or its last 5000 events, if fewer), so the charts fill at once.
 
 import {h, ms} from './dom.js';
-import * as stream from './stream.js';
+import * as metrics from './metrics.js';
 
-const span = 10 * 60 * 1000;
-const bucket = 10 * 1000;
 const svgNS = 'http://www.w3.org/2000/svg';
 
 export function render(main) {
@@ -17,32 +15,18 @@ export function render(main) {
     h('p', {}, 'The last ten minutes, from the live event stream.'),
     throughput, latency);
   const draw = () => {
-    const now = Date.now();
-    const evs = stream.all();
-    drawThroughput(throughput, evs, now);
-    drawLatency(latency, evs, now);
+    const starts = metrics.buckets(Date.now());
+    drawThroughput(throughput, starts);
+    drawLatency(latency, starts);
   };
   draw();
   const timer = setInterval(draw, 2000);
   return () => clearInterval(timer);
 }
 
-// buckets are the start times of the 10-second buckets of the window, oldest first.
-function buckets(now) {
-  const end = Math.floor(now / bucket) * bucket;
-  const out = [];
-  for (let t = end - span + bucket; t <= end; t += bucket) out.push(t);
-  return out;
-}
-
-function drawThroughput(fig, evs, now) {
-  const starts = buckets(now);
-  const counts = starts.map(() => 0);
-  for (const e of evs) {
-    const i = Math.floor((Date.parse(e.time) - starts[0]) / bucket);
-    if (i >= 0 && i < counts.length) counts[i]++;
-  }
-  const rates = counts.map((c) => c / (bucket / 1000));
+function drawThroughput(fig, starts) {
+  const counts = metrics.eventsPer(starts);
+  const rates = counts.map((c) => c / (metrics.bucket / 1000));
   const total = counts.reduce((a, b) => a + b, 0);
   const peak = Math.max(...rates);
   const summary = `${total} events in the last ten minutes; peak ${peak.toFixed(1)} events/s over 10 s.`;
@@ -50,24 +34,10 @@ function drawThroughput(fig, evs, now) {
     bars(rates, (v) => `${v.toFixed(1)}/s`, summary), h('p', {class: 'summary'}, summary));
 }
 
-function drawLatency(fig, evs, now) {
-  const requested = new Map();
-  const ended = [];
-  for (const e of evs) {
-    const t = Date.parse(e.time);
-    if (e.type === 'ORDER_REQUESTED') requested.set(e.order, t);
-    else if ((e.type === 'ORDER_COMPLETED' || e.type === 'ORDER_CANCELLED') && requested.has(e.order)) {
-      ended.push({at: t, latency: t - requested.get(e.order)});
-    }
-  }
-  const starts = buckets(now);
-  const per = starts.map(() => []);
-  for (const x of ended) {
-    const i = Math.floor((x.at - starts[0]) / bucket);
-    if (i >= 0 && i < per.length) per[i].push(x.latency);
-  }
+function drawLatency(fig, starts) {
+  const per = metrics.latencies(starts);
   const p50 = per.map((l) => quantile(l, 0.5));
-  const all = ended.filter((x) => x.at >= starts[0]).map((x) => x.latency);
+  const all = per.flat();
   const summary = all.length === 0 ? 'No order reached its end in the last ten minutes.' :
     `${all.length} ${all.length === 1 ? 'order' : 'orders'} ended; placed to end p50 ${ms(quantile(all, 0.5))}, p95 ${ms(quantile(all, 0.95))}.`;
   fig.replaceChildren(h('figcaption', {}, 'Order latency, placed to completed or cancelled (p50 per 10 s)'),

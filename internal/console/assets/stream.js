@@ -1,6 +1,9 @@
 // The live event flow: one EventSource on /console/api/events for the whole page, shared by
-// every view. The gateway sends the last minutes first, then each event as it passes on the
+// every view; the latest events are kept for the flow, running totals for the charts
+// (metrics.js). The gateway sends the last minutes first, then each event as it passes on the
 // broker topic (only the caller's own orders unless the caller is an admin).
+
+import * as metrics from './metrics.js';
 
 const keep = 5000;
 const events = [];
@@ -20,6 +23,7 @@ export function start() {
     const key = ev.source + '\u0000' + ev.id;
     if (seen.has(key)) return; // a reconnect sends the last minutes again
     seen.add(key);
+    metrics.add(ev);
     events.push(ev);
     if (events.length > keep) {
       for (const old of events.splice(0, events.length - keep)) seen.delete(old.source + '\u0000' + old.id);
@@ -50,6 +54,7 @@ export function stop() {
   state = 'closed';
   events.length = 0;
   seen = new Set();
+  metrics.reset();
   notify(null);
 }
 
