@@ -129,7 +129,10 @@ try {
 
   step = 'charts';
   await nav(page, 'Charts').click();
-  await page.locator('#chart-latency .summary', {hasText: / ended; placed to end p50 /}).waitFor();
+  // One order was placed (and ended); its six events and the forged one passed.
+  await page.locator('#chart-latency .summary', {hasText: /^1 order ended; placed to end p50 /}).waitFor();
+  const passed = Number((await page.locator('#chart-throughput .summary').textContent()).match(/^(\d+) events/)[1]);
+  expect(passed >= 7, `the throughput chart counts ${passed} events, want at least 7`);
   await page.locator('#chart-throughput svg rect').first().waitFor({state: 'attached'});
   await page.screenshot({path: join(shots, 'charts.png')});
 
