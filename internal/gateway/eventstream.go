@@ -73,7 +73,7 @@ type eventHub struct {
 	done   chan struct{}
 	recent []flowEvent
 	owners map[string]string
-	order  []string // owners' keys, oldest first, to forget the oldest
+	learnt []string // owners' keys, oldest first, to forget the oldest
 }
 
 type subscriber struct {
@@ -121,7 +121,7 @@ func (h *eventHub) unsubscribe(s *subscriber) {
 		h.stop()
 		done = h.done
 		h.stop, h.done, h.recent = nil, nil, nil
-		h.owners, h.order = map[string]string{}, nil
+		h.owners, h.learnt = map[string]string{}, nil
 	}
 	h.mu.Unlock()
 	if done != nil {
@@ -200,10 +200,10 @@ func (h *eventHub) publish(ctx context.Context, ev flowEvent, user string) {
 	if user != "" && ev.Order != "" {
 		if _, ok := h.owners[ev.Order]; !ok {
 			h.owners[ev.Order] = user
-			h.order = append(h.order, ev.Order)
-			if len(h.order) > knownOrders {
-				delete(h.owners, h.order[0])
-				h.order = h.order[1:]
+			h.learnt = append(h.learnt, ev.Order)
+			if len(h.learnt) > knownOrders {
+				delete(h.owners, h.learnt[0])
+				h.learnt = h.learnt[1:]
 			}
 		}
 	}
