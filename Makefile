@@ -90,7 +90,7 @@ secrets:
 	  kubectl label secret -n $(NAMESPACE) $$name cnpg.io/reload=true app.kubernetes.io/part-of=ordersaga || exit 1; \
 	done
 	@# Kafka: one password per principal, in its KafkaUser's namespace and in the client's.
-	@for p in order kafka-source knative-broker ordersctl; do \
+	@for p in order kafka-source knative-broker ordersctl console; do \
 	  kubectl get secret -n $(NAMESPACE) kafka-$$p >/dev/null 2>&1 && continue; \
 	  pw="$$(openssl rand -hex 24)"; \
 	  kubectl create secret generic -n $(KAFKA_NAMESPACE) ordersaga-$$p-kafka --from-literal=password="$$pw" \

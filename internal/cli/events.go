@@ -1,13 +1,12 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ordersaga/ordersaga/internal/eventlog"
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 )
@@ -80,16 +80,16 @@ beginning with --from-beginning. Ctrl-C stops.`,
 			if err != nil {
 				return err
 			}
-			defer r.close()
-			ts := int64(latest)
+			defer r.Close()
+			ts := int64(eventlog.Latest)
 			if fromBeginning {
-				ts = earliest
+				ts = eventlog.Earliest
 			}
-			start, err := r.offsets(ctx, ts)
+			start, err := r.Offsets(ctx, ts)
 			if err != nil {
 				return err
 			}
-			if err := r.open(start); err != nil {
+			if err := r.Seek(start); err != nil {
 				return err
 			}
 			where := "new events"
@@ -102,18 +102,18 @@ beginning with --from-beginning. Ctrl-C stops.`,
 			}
 			seen := 0
 			var werr error
-			err = r.each(ctx, nil, func(f followed) bool {
-				if f.notEvent {
+			err = r.Each(ctx, nil, func(f eventlog.Entry) bool {
+				if f.NotEvent {
 					if len(want) > 0 || order != "" {
 						return true
 					}
 					if a.output == "table" {
-						fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.time), "(not a CloudEvent)", string(f.record.Key),
-							fmt.Sprintf("partition %d offset %d", f.partition, f.offset))))
+						fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.Time), "(not a CloudEvent)", string(f.Record.Key),
+							fmt.Sprintf("partition %d offset %d", f.Partition, f.Offset))))
 					}
 					return true
 				}
-				if len(want) > 0 && !want[f.event.Type()] || order != "" && orderOf(f) != order {
+				if len(want) > 0 && !want[f.Event.Type()] || order != "" && f.Order() != order {
 					return true
 				}
 				werr = a.printEvent(f)
@@ -123,7 +123,7 @@ beginning with --from-beginning. Ctrl-C stops.`,
 			if werr != nil {
 				return werr
 			}
-			return err
+			return readErr(err, r)
 		},
 	}
 	f := cmd.Flags()
@@ -139,21 +139,21 @@ beginning with --from-beginning. Ctrl-C stops.`,
 var tailColumns = []int{12, 22, 36}
 
 // printEvent writes one tailed event in the output format.
-func (a *app) printEvent(f followed) error {
+func (a *app) printEvent(f eventlog.Entry) error {
 	switch a.output {
 	case "json", "yaml":
-		f.event = readable(f.event)
+		f.Event = readable(f.Event)
 	}
 	switch a.output {
 	case "json":
-		b, err := json.Marshal(f.event)
+		b, err := json.Marshal(f.Event)
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(a.stdout, "%s\n", b)
 		return err
 	case "yaml":
-		b, err := json.Marshal(f.event)
+		b, err := json.Marshal(f.Event)
 		if err != nil {
 			return err
 		}
@@ -164,34 +164,9 @@ func (a *app) printEvent(f followed) error {
 		_, err = fmt.Fprintf(a.stdout, "---\n%s", y)
 		return err
 	}
-	t := f.event.Type()
-	_, err := fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.time), cell{t, eventColour(t)}, orderOf(f), f.event.Source())))
+	t := f.Event.Type()
+	_, err := fmt.Fprintln(a.stdout, a.row(tailColumns, cells(clock(f.Time), cell{t, eventColour(t)}, f.Order(), f.Event.Source())))
 	return err
-}
-
-// traceStep is one event of a trace.
-type traceStep struct {
-	Time      time.Time       `json:"time"`
-	ElapsedMS float64         `json:"elapsed_ms"`
-	HopMS     *float64        `json:"hop_ms,omitempty"`
-	After     string          `json:"after,omitempty"`
-	Type      string          `json:"type"`
-	Source    string          `json:"source"`
-	ID        string          `json:"id"`
-	Data      json.RawMessage `json:"data,omitempty"`
-	// DataError says why Data is missing: the event's data is not JSON. Such an event is shown
-	// (it is on the topic, and a function will refuse it), not allowed to spoil the whole trace.
-	DataError string `json:"data_error,omitempty"`
-	detail    string
-	hop       time.Duration
-	elapsed   time.Duration
-}
-
-type trace struct {
-	OrderID string      `json:"order_id"`
-	Topic   string      `json:"topic"`
-	TotalMS float64     `json:"total_ms"`
-	Events  []traceStep `json:"events"`
 }
 
 func (a *app) traceCmd() *cobra.Command {
@@ -217,99 +192,38 @@ time since the event it answers, e.g. INVENTORY_RESERVED after ORDER_REQUESTED).
 	return cmd
 }
 
-func (a *app) trace(ctx context.Context, id string) (*trace, error) {
+// trace reads order id's trace from the topic.
+func (a *app) trace(ctx context.Context, id string) (*eventlog.Trace, error) {
 	r, err := a.newReader(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
-	start, err := r.offsets(ctx, earliest)
-	if err != nil {
-		return nil, err
-	}
-	end, err := r.offsets(ctx, latest)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.open(start); err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var steps []traceStep
-	err = r.each(ctx, end, func(f followed) bool {
-		if f.notEvent || orderOf(f) != id {
-			return true
-		}
-		key := f.event.Source() + "\x00" + f.event.ID()
-		if seen[key] {
-			return true // a redelivery
-		}
-		seen[key] = true
-		steps = append(steps, newTraceStep(f))
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(steps) == 0 {
+	defer r.Close()
+	tr, err := eventlog.ReadTrace(ctx, r, id, time.Time{})
+	if errors.Is(err, eventlog.ErrNoEvents) {
 		return nil, fmt.Errorf("no events of order %s on %s: check the id (%s orders list), or the topic no longer holds them", id, a.topic, a.name)
 	}
-	rank := func(t string) int { return slices.Index(events.All, events.Type(t)) }
-	slices.SortStableFunc(steps, func(x, y traceStep) int {
-		if c := x.Time.Compare(y.Time); c != 0 {
-			return c
-		}
-		return rank(x.Type) - rank(y.Type)
-	})
-	first := steps[0].Time
-	at := map[string]time.Time{}
-	for i := range steps {
-		s := &steps[i]
-		s.elapsed = s.Time.Sub(first)
-		s.ElapsedMS = float64(s.elapsed.Microseconds()) / 1000
-		if !s.Time.IsZero() {
-			for _, c := range events.Causes[events.Type(s.Type)] {
-				if t, ok := at[string(c)]; ok {
-					s.After, s.hop = string(c), s.Time.Sub(t)
-					hop := float64(s.hop.Microseconds()) / 1000
-					s.HopMS = &hop
-					break
-				}
-			}
-		}
-		if _, ok := at[s.Type]; !ok {
-			at[s.Type] = s.Time
-		}
+	if err != nil {
+		return nil, readErr(err, r)
 	}
-	return &trace{OrderID: id, Topic: a.topic, Events: steps,
-		TotalMS: float64(steps[len(steps)-1].Time.Sub(first).Microseconds()) / 1000}, nil
+	return tr, nil
 }
 
-// newTraceStep is the step of one event, its data kept as JSON when it is JSON.
-func newTraceStep(f followed) traceStep {
-	s := traceStep{Time: f.time, Type: f.event.Type(), Source: f.event.Source(), ID: f.event.ID()}
-	switch data := f.event.Data(); {
-	case len(data) == 0:
-	case json.Valid(data):
-		s.Data, s.detail = json.RawMessage(data), eventDetail(f.event)
-	default:
-		s.DataError = fmt.Sprintf("data is not JSON (%d bytes, %s)", len(data), cmp.Or(f.event.DataContentType(), "no content type"))
-		s.detail = "(" + s.DataError + ")"
-	}
-	return s
-}
-
-func (a *app) traceTable(w io.Writer, tr *trace) {
+func (a *app) traceTable(w io.Writer, tr *eventlog.Trace) {
 	last := tr.Events[len(tr.Events)-1]
-	fmt.Fprintf(w, "Order %s: %d events in %s, %s → %s\n\n", tr.OrderID, len(tr.Events), ms(last.elapsed),
+	fmt.Fprintf(w, "Order %s: %d events in %s, %s → %s\n\n", tr.OrderID, len(tr.Events), ms(last.Elapsed),
 		tr.Events[0].Type, last.Type)
 	t := &table{header: []string{"TIME", "ELAPSED", "HOP", "TYPE", "SOURCE", "AFTER", "DETAIL"}}
 	for _, s := range tr.Events {
 		hop := "-"
 		if s.HopMS != nil {
-			hop = "+" + ms(s.hop)
+			hop = "+" + ms(s.Hop)
 		}
-		t.add(clock(s.Time), ms(s.elapsed), hop, cell{s.Type, eventColour(s.Type)}, s.Source, s.After, s.detail)
+		detail := eventDetail(s.Data)
+		if s.DataError != "" {
+			detail = "(" + s.DataError + ")"
+		}
+		t.add(clock(s.Time), ms(s.Elapsed), hop, cell{s.Type, eventColour(s.Type)}, s.Source, s.After, detail)
 	}
 	a.render(w, t)
 }
@@ -376,17 +290,17 @@ event contract first (--no-validate skips that). The order id defaults to the da
 			if err != nil {
 				return err
 			}
-			defer r.close()
+			defer r.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			p, err := r.kafka.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+			p, err := r.Kafka().NewClient(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
 			if err != nil {
 				return err
 			}
 			defer p.Close()
 			res := p.ProduceSync(ctx, rec)
 			if err := res.FirstErr(); err != nil {
-				if aerr := authError(err, r.kafka); aerr != nil {
+				if aerr := authError(err, r.Kafka()); aerr != nil {
 					return aerr
 				}
 				return fmt.Errorf("publish to %s on %s: %w", a.topic, a.kafka, err)

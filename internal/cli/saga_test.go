@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/client"
+	"github.com/ordersaga/ordersaga/internal/eventlog"
 	"github.com/ordersaga/ordersaga/internal/events"
 )
 
@@ -152,7 +153,7 @@ func TestSaga(t *testing.T) {
 		}
 		last = i
 	}
-	var tr trace
+	var tr eventlog.Trace
 	if err := json.Unmarshal([]byte(ok(t, admin, "events", "trace", completed[1], "-o", "json")), &tr); err != nil {
 		t.Fatal(err)
 	}

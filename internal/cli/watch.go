@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga/internal/client"
+	"github.com/ordersaga/ordersaga/internal/eventlog"
 	"github.com/ordersaga/ordersaga/internal/events"
 )
 
@@ -98,14 +99,14 @@ func (a *app) watch(ctx context.Context, cl *client.Client, id string, timeout t
 
 	// Events, when Kafka answers: read from shortly before the order was created, so that steps
 	// already taken are shown too.
-	evc := make(chan followed, 64)
+	evc := make(chan eventlog.Entry, 64)
 	following := false
 	if r, err := a.newReader(ctx); err == nil {
-		defer r.close()
+		defer r.Close()
 		from := o.CreatedAt.Add(-5 * time.Second)
-		if err := r.startAt(ctx, from); err == nil {
+		if err := r.SeekTime(ctx, from); err == nil {
 			following = true
-			go r.follow(ctx, id, evc)
+			go r.Follow(ctx, id, evc)
 		}
 	}
 	if a.output == "table" {
@@ -145,8 +146,8 @@ func (a *app) watch(ctx context.Context, cl *client.Client, id string, timeout t
 		case <-grace:
 			return endedAs(status)
 		case f := <-evc:
-			print(watchStep{Time: f.time, Kind: "event", Type: f.event.Type(), Source: f.event.Source(), Detail: eventDetail(f.event)})
-			if t := f.event.Type(); t == string(events.OrderCompleted) || t == string(events.OrderCancelled) {
+			print(watchStep{Time: f.Time, Kind: "event", Type: f.Event.Type(), Source: f.Event.Source(), Detail: eventDetail(f.Event.Data())})
+			if t := f.Event.Type(); t == string(events.OrderCompleted) || t == string(events.OrderCancelled) {
 				sawEnd = true
 			}
 		case <-poll.C:

@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
+	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
 
@@ -81,10 +83,19 @@ func proxies(urls map[string]string, trustedProxies int) (map[string]http.Handle
 }
 
 // Handler proxies each route to its function's base URL (urls by function name), serves the
-// gateway's readiness (every function behind it ready) on GET /health/readiness, and answers
-// every other path with a JSON 404. The local stack serves it; a cluster runs Function.
-func Handler(urls map[string]string) (http.Handler, error) {
-	f, err := open(urls, 0)
+// gateway's readiness (every function behind it ready) on GET /health/readiness and the web
+// console on /console/, its event flow and timelines read from source (at most one; without it
+// they answer 503), and answers every other path with a JSON 404. The local stack serves it; a
+// cluster runs Function.
+func Handler(urls map[string]string, source ...EventSource) (http.Handler, error) {
+	if len(source) > 1 {
+		return nil, fmt.Errorf("gateway: one event source at most, not %d", len(source))
+	}
+	var src *EventSource
+	if len(source) == 1 {
+		src = &source[0]
+	}
+	f, err := open(urls, 0, src)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +119,12 @@ type Config struct {
 	// clientIP. 0 (the default) trusts none: every client then counts as its nearest proxy, so
 	// per-client limits become shared ones, which errs on the safe side.
 	TrustedProxies int `envconfig:"GATEWAY_TRUSTED_PROXIES" default:"0"`
+	// Kafka is how the console reads the broker's topic (KAFKA_BROKERS, KAFKA_SASL_*, KAFKA_TLS*:
+	// the ordersaga-console KafkaUser, read-only); without brokers the console shows no event
+	// flow and no timelines.
+	Kafka kafka.Config `envconfig:"KAFKA"`
+	// ConsoleTopic is the broker's topic, which carries every event of the saga.
+	ConsoleTopic string `envconfig:"CONSOLE_TOPIC" default:"knative-broker-ordersaga-default"`
 }
 
 // Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It is
@@ -116,6 +133,7 @@ type Config struct {
 type Function struct {
 	routes    map[string]http.Handler
 	readiness *readiness
+	console   *console
 }
 
 // New builds the gateway from the environment.
@@ -127,11 +145,19 @@ func New(context.Context) (*Function, error) {
 	if cfg.TrustedProxies < 0 {
 		return nil, fmt.Errorf("GATEWAY_TRUSTED_PROXIES must be 0 or more, not %d", cfg.TrustedProxies)
 	}
-	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL, "deadletter": cfg.DeadletterURL}, cfg.TrustedProxies)
+	var src *EventSource
+	if len(cfg.Kafka.Brokers) > 0 {
+		if _, err := cfg.Kafka.Opts(); err != nil {
+			return nil, err
+		}
+		src = &EventSource{Kafka: cfg.Kafka, Topic: cfg.ConsoleTopic}
+	}
+	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL, "deadletter": cfg.DeadletterURL}, cfg.TrustedProxies, src)
 }
 
-// open builds the gateway in front of urls (base URL by function name).
-func open(urls map[string]string, trustedProxies int) (*Function, error) {
+// open builds the gateway in front of urls (base URL by function name), its console reading
+// src (nil: none).
+func open(urls map[string]string, trustedProxies int, src *EventSource) (*Function, error) {
 	routes, err := proxies(urls, trustedProxies)
 	if err != nil {
 		return nil, err
@@ -140,11 +166,15 @@ func open(urls map[string]string, trustedProxies int) (*Function, error) {
 	for _, fn := range Routes {
 		upstreams[fn] = urls[fn]
 	}
-	return &Function{routes: routes, readiness: newReadiness(upstreams)}, nil
+	con, err := newConsole(strings.TrimSuffix(urls["user"], "/"), src)
+	if err != nil {
+		return nil, err
+	}
+	return &Function{routes: routes, readiness: newReadiness(upstreams), console: con}, nil
 }
 
-// Routes adds the proxied REST paths and the gateway's own readiness probe, which replaces the
-// runtime's.
+// Routes adds the proxied REST paths, the web console and the gateway's own readiness probe,
+// which replaces the runtime's.
 func (f *Function) Routes(mux *http.ServeMux) {
 	for path, h := range f.routes {
 		mux.Handle(path, h)
@@ -155,6 +185,7 @@ func (f *Function) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such path"))
 	})
+	f.console.routes(mux)
 }
 
 // Ready reports whether every function behind the gateway is ready (for knative/func's

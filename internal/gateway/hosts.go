@@ -16,8 +16,8 @@ import (
 // Accepted: localhost, any IP literal (an address cannot be rebound), and listenAddr's host.
 // Others get 400 with a JSON error. A cluster's gateway is reached by its public name and does
 // not check (Handler, New).
-func LocalHandler(urls map[string]string, listenAddr string) (http.Handler, error) {
-	h, err := Handler(urls)
+func LocalHandler(urls map[string]string, listenAddr string, source ...EventSource) (http.Handler, error) {
+	h, err := Handler(urls, source...)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ const (
 	principalSource = "kafka-source"   // the KafkaSource: reads the source topic as its group
 	principalBroker = "knative-broker" // the Broker's ingress and Trigger dispatchers: its own topic
 	principalCLI    = kafka.LocalCLIUser
+	// principalConsole is the gateway's web console: reads the broker topic, writes nothing.
+	principalConsole = "console"
 	// principalAdmin is the stack's own provisioning connection, the broker's only superuser. It
 	// is PLAIN because the embedded broker keeps the users it was given on disk and reloads them
 	// over those of its options, except PLAIN ones when it stored none: so a data folder from
@@ -32,7 +34,7 @@ const (
 )
 
 // kafkaPrincipals are the principals the credentials file holds.
-var kafkaPrincipals = []string{principalOrder, principalSource, principalBroker, principalCLI, principalAdmin}
+var kafkaPrincipals = []string{principalOrder, principalSource, principalBroker, principalCLI, principalConsole, principalAdmin}
 
 // grant is one ALLOW ACL: operation on a topic or group (a name, or a prefix when prefixed).
 type grant struct {
@@ -64,6 +66,7 @@ func kafkaACLs(source *sourceTopics, brokerTopic, triggerGroupPrefix string) []g
 		grant{principalBroker, kmsg.ACLResourceTypeGroup, triggerGroupPrefix, true, kmsg.ACLOperationRead},
 		grant{principalCLI, kmsg.ACLResourceTypeTopic, brokerTopic, false, kmsg.ACLOperationRead},
 		grant{principalCLI, kmsg.ACLResourceTypeTopic, brokerTopic, false, kmsg.ACLOperationWrite},
+		grant{principalConsole, kmsg.ACLResourceTypeTopic, brokerTopic, false, kmsg.ACLOperationRead},
 	)
 }
 

@@ -125,6 +125,7 @@ func TestEmbeddedKafkaRequiresCredentialsAndEnforcesACLs(t *testing.T) {
 	}
 	for _, r := range []struct{ who, topic string }{
 		{principalSource, authSourceTopic}, {principalBroker, s.Topic}, {principalCLI, s.Topic}, {principalCLI, authSourceTopic},
+		{principalConsole, s.Topic},
 	} {
 		if err := attempt(t, as(r.who), fetchFrom, consume(r.topic)); err != nil {
 			t.Errorf("%s reading %s: %v", r.who, r.topic, err)
@@ -152,6 +153,8 @@ func TestEmbeddedKafkaRequiresCredentialsAndEnforcesACLs(t *testing.T) {
 		{principalSource, authSourceTopic}, // the source only reads
 		{principalOrder, s.Topic},          // the order function cannot skip the saga's steps
 		{principalSource, s.Topic},         // the source goes through the broker's ingress
+		{principalConsole, s.Topic},        // the console only watches
+		{principalConsole, authSourceTopic},
 	} {
 		if err := attempt(t, as(d.who), produceTo(d.topic)); !denied(err) {
 			t.Errorf("%s writing %s: err = %v, want an authorization failure", d.who, d.topic, err)
@@ -161,6 +164,7 @@ func TestEmbeddedKafkaRequiresCredentialsAndEnforcesACLs(t *testing.T) {
 		{principalOrder, authSourceTopic}, // writes only
 		{principalOrder, s.Topic},
 		{principalSource, s.Topic},
+		{principalConsole, authSourceTopic}, // the console reads the broker's topic only
 	} {
 		if err := attempt(t, as(d.who), fetchFrom, consume(d.topic)); !errors.Is(err, kerr.TopicAuthorizationFailed) {
 			t.Errorf("%s reading %s: err = %v, want TOPIC_AUTHORIZATION_FAILED", d.who, d.topic, err)
@@ -171,6 +175,7 @@ func TestEmbeddedKafkaRequiresCredentialsAndEnforcesACLs(t *testing.T) {
 		{principalBroker, "ordersaga-orders-events", authSourceTopic},
 		{principalSource, triggerGroup("ordersaga", "order-requested"), s.Topic},
 		{principalCLI, triggerGroup("ordersaga", "order-requested"), s.Topic},
+		{principalConsole, triggerGroup("ordersaga", "order-requested"), s.Topic},
 	} {
 		err := attempt(t, as(d.who), fetchFrom, kgo.ConsumerGroup(d.group), kgo.ConsumeTopics(d.topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))

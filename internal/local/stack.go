@@ -251,7 +251,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.run(ctx, "broker reader", reader.Run)
 
-	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
+	// The console reads the broker topic as its own read-only principal.
+	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr, gateway.EventSource{Kafka: s.kafkaAs(principalConsole), Topic: s.Topic})
 	if err != nil {
 		return nil, err
 	}
@@ -472,6 +473,7 @@ func (s *Stack) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nordersaga is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(&b, "  gateway (REST)   %s\n", s.GatewayURL)
+	fmt.Fprintf(&b, "  web console      %s/console/\n", s.GatewayURL)
 	for _, name := range []string{"user", "order", "inventory", "payment", "shipping", "deadletter"} {
 		if p, ok := s.procs[name]; ok {
 			fmt.Fprintf(&b, "  %-16s %s\n", name, p.url())

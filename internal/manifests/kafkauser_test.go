@@ -179,6 +179,8 @@ func TestKafkaUsersACLsAreMinimal(t *testing.T) {
 			{"group", "knative-trigger-ordersaga-order-order-requested", "Read"}},
 		"ordersaga-ordersctl": {{"topic", sourceTopic, "Read"}, {"topic", sourceTopic, "Write"},
 			{"topic", brokerTopic, "Read"}, {"topic", brokerTopic, "Write"}},
+		// The gateway's console watches the broker topic with no consumer group.
+		"ordersaga-console": {{"topic", brokerTopic, "Read"}},
 	}
 	// What each must not do: the forging paths of the issue and anything beyond its part.
 	var probes []can

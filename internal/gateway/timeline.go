@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/auth"
+	"github.com/ordersaga/ordersaga/internal/eventlog"
+	"github.com/ordersaga/ordersaga/internal/httpapi"
+)
+
+// traceTimeout bounds reading one order's trace from the topic.
+const traceTimeout = 20 * time.Second
+
+// timelines answers GET /console/api/orders/{id}/timeline[?since=]: the order's saga as
+// `ordersctl events trace` shows it (each event, its source, the hop latency after the event it
+// answers) with the trace id its events carry.
+type timelines struct {
+	src *EventSource
+}
+
+func (t timelines) serve(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if t.src == nil {
+		httpapi.WriteError(w, r, apperr.Errorf(apperr.Unavailable, "the event stream is not configured on this gateway"))
+		return
+	}
+	id := r.PathValue("id")
+	if id == "" || len(id) > 200 {
+		httpapi.WriteError(w, r, apperr.Errorf(apperr.Invalid, "an order id is required"))
+		return
+	}
+	// ?since=RFC 3339: read the topic from then, not from its beginning (the page passes a
+	// minute before the order was placed).
+	var since time.Time
+	if s := r.URL.Query().Get("since"); s != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			httpapi.WriteError(w, r, apperr.Errorf(apperr.Invalid, "since must be an RFC 3339 time, e.g. 2026-12-04T10:00:00Z"))
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), traceTimeout)
+	defer cancel()
+	rd, err := eventlog.Open(ctx, t.src.Kafka, t.src.Topic)
+	if err != nil {
+		unavailable(w, r, err)
+		return
+	}
+	defer rd.Close()
+	tr, err := eventlog.ReadTrace(ctx, rd, id, since)
+	switch {
+	case errors.Is(err, eventlog.ErrNoEvents):
+		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no events of order %s on the broker topic", id))
+		return
+	case err != nil:
+		unavailable(w, r, err)
+		return
+	}
+	// Another user's order is as absent as one that does not exist, as GET /orders/{id} has it.
+	if !p.IsAdmin() && tr.UserID != p.UserID {
+		httpapi.WriteError(w, r, apperr.Errorf(apperr.NotFound, "no events of order %s on the broker topic", id))
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, tr)
+}
+
+// unavailable answers 503 for a topic that cannot be read, with the cause in the gateway's log
+// only.
+func unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	slog.WarnContext(r.Context(), "console: cannot read the broker topic", "err", err)
+	httpapi.WriteError(w, r, apperr.Errorf(apperr.Unavailable, "the broker topic cannot be read right now; try again"))
+}
