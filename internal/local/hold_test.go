@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ordersaga/ordersaga/internal/function"
 )
@@ -23,11 +24,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helloFunction is a function with one route, GET /hello.
+// helloFunction is a function with two routes: GET /hello, and GET /slow, which answers after
+// 100 ms (requests in flight for the autoscaler to see).
 type helloFunction struct{}
 
 func (helloFunction) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+		io.WriteString(w, "hello")
+	})
 }
 
 // A request that arrives while a function restarts waits for the next instance instead of being

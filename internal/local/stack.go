@@ -51,6 +51,12 @@ type Config struct {
 	PaymentSuccessRate string `envconfig:"PAYMENT_SUCCESS_RATE" default:"0.9"`
 	// Quiet drops the per-hop log lines (benchmarks).
 	Quiet bool `envconfig:"ORDERSAGA_QUIET"`
+	// Scaling "on" runs each function as Knative Serving would (scaling.go): from zero up to
+	// max-scale instances behind an activator, by Knative's autoscaler. Anything else (the
+	// zero value, "off") runs exactly one instance of each, always up. `make run` turns it on.
+	Scaling string `envconfig:"ORDERSAGA_SCALING" default:"on"`
+	// Scale shortens the autoscaler's windows (ORDERSAGA_SCALE_WINDOW, _TO_ZERO_GRACE, _TARGET).
+	Scale ScalingConfig `envconfig:"ORDERSAGA_SCALE"`
 	// Delivery, when set, adjusts every Trigger's delivery spec after it is read from triggers/:
 	// tests shorten the retry budget with it, to outlast it in seconds rather than minutes.
 	Delivery func(*eventingduckv1.DeliverySpec) `ignored:"true"`
@@ -81,13 +87,15 @@ type Stack struct {
 	// everyone is the configured one).
 	kafkaAs func(principal string) kafka.Config
 
-	procs   map[string]*process
-	issuer  *eventauth.Issuer // the stack's sender-token issuer
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	cleanup []func()
-	errc    chan error
-	dataDir string
+	procs         map[string]*process        // with scaling off: one process per function
+	scaled        map[string]*scaledFunction // with scaling on
+	triggerGroups []triggerGroupName         // for the Triggers' lag
+	issuer        *eventauth.Issuer          // the stack's sender-token issuer
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	cleanup       []func()
+	errc          chan error
+	dataDir       string
 }
 
 // Start brings the whole system up and returns once every function is ready. Stop (or the
@@ -96,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	// Not a named result: every `return nil, err` below would set it to nil before the deferred
 	// Stop runs, which then panicked instead of cleaning up.
-	s := &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 1), dataDir: cfg.DataDir}
+	s := &Stack{procs: map[string]*process{}, scaled: map[string]*scaledFunction{}, cancel: cancel, errc: make(chan error, 1), dataDir: cfg.DataDir}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -167,7 +175,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.AdminEmail, s.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
 	urls := map[string]string{}
+	scaling := cfg.Scaling == "on"
+	if scaling {
+		if err := s.addScaledFunctions(ctx, cfg, set, bins, urls); err != nil {
+			return nil, err
+		}
+	}
 	for name, bin := range bins {
+		if scaling {
+			break
+		}
 		p, err := newProcess(name, bin)
 		if err != nil {
 			return nil, err
@@ -184,10 +201,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.wg.Add(1)
 		go p.supervise(ctx, &s.wg)
 	}
+	for name, f := range s.scaled {
+		f.env = append(functionEnv(name, cfg, instancePool(dbURLs[name]), urls, s), authEnv[name]...)
+		s.run(ctx, "autoscaler "+name, f.run)
+	}
 	ready, cancelReady := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelReady()
 	for _, p := range s.procs {
 		if err := p.waitReady(ready); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range s.scaled {
+		if err := f.waitReady(ready); err != nil {
 			return nil, err
 		}
 	}
@@ -225,12 +251,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			}
 		}
 		s.run(ctx, "trigger "+t.Name, d.Run)
+		s.triggerGroups = append(s.triggerGroups, triggerGroupName{trigger: t.Name, subscriber: subscriberName(t), group: triggerGroup(t.Namespace, t.Name)})
 	}
 
-	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
+	gw, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
 	if err != nil {
 		return nil, err
 	}
+	front := s.withScaleStatus(gw)
 	if s.GatewayURL, err = s.serve(ctx, cfg.GatewayAddr, front); err != nil {
 		return nil, fmt.Errorf("gateway on %s: %w (set ORDERSAGA_GATEWAY_ADDR to use another address)", cfg.GatewayAddr, err)
 	}
@@ -245,6 +273,9 @@ func (s *Stack) Kill(name string) error {
 // Signal sends sig to one function's process: SIGSTOP and SIGCONT hang and resume it, as a
 // stalled node would.
 func (s *Stack) Signal(name string, sig os.Signal) error {
+	if f, ok := s.scaled[name]; ok {
+		return f.signal(sig)
+	}
 	p, ok := s.procs[name]
 	if !ok {
 		return fmt.Errorf("no function %q", name)
@@ -448,6 +479,10 @@ func (s *Stack) Summary() string {
 	for _, name := range []string{"user", "order", "inventory", "payment", "shipping", "deadletter"} {
 		if p, ok := s.procs[name]; ok {
 			fmt.Fprintf(&b, "  %-16s %s\n", name, p.url())
+		}
+		if f, ok := s.scaled[name]; ok {
+			fmt.Fprintf(&b, "  %-16s %s (activator; %d-%d instances, target %.0f %s)\n", name, f.url,
+				f.spec.Min, f.spec.Max, f.spec.Decider.TargetValue, f.spec.Decider.ScalingMetric)
 		}
 	}
 	fmt.Fprintf(&b, "  broker ingress   %s (topic %s)\n", s.Ingress, s.Topic)
