@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -220,7 +221,8 @@ func (f *scaledFunction) startInstance(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.env, p.log = f.env, f.log
+	// Clipped: each instance appends its own PORT to it, never into a shared array.
+	p.env, p.log = slices.Clip(f.env), f.log
 	ictx, stop := context.WithCancel(ctx)
 	in := &instance{proc: p, proxy: newInstanceProxy(f.name, p.url()), started: time.Now(), stop: stop, exited: make(chan struct{})}
 	f.mu.Lock()
