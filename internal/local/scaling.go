@@ -89,7 +89,9 @@ type scaledFunction struct {
 	live      []*instance // starting and ready, not draining
 	draining  int
 	nextID    int
-	zeroSince time.Time // when the decider first wanted none, while it still does
+	// activeSince is when f last went from zero to an instance; zeroSince when, active long
+	// enough, the decider first wanted none (while it still does).
+	activeSince, zeroSince time.Time
 	stats     scaleStats
 }
 
@@ -169,13 +171,15 @@ func (f *scaledFunction) decide(ctx context.Context, now time.Time) {
 	current := f.count()
 	f.mu.Lock()
 	f.stats.desired, f.stats.stable, f.stats.panic = desired, stable, panicValue
+	// The KPA's way to zero: the function must have been active for a stable window (a fresh
+	// start is not taken away at once), then inactive for the grace period (or retention).
 	switch {
-	case desired > 0 || current == 0:
+	case desired > 0 || current == 0 || now.Sub(f.activeSince) < f.spec.Decider.StableWindow:
 		f.zeroSince = time.Time{}
 	case f.zeroSince.IsZero():
 		f.zeroSince = now
 	}
-	waitingForZero := desired == 0 && current > 0 && now.Sub(f.zeroSince) < f.spec.toZeroAfter()
+	waitingForZero := desired == 0 && current > 0 && (f.zeroSince.IsZero() || now.Sub(f.zeroSince) < f.spec.toZeroAfter())
 	f.mu.Unlock()
 	if waitingForZero {
 		return
@@ -226,6 +230,9 @@ func (f *scaledFunction) startInstance(ctx context.Context) error {
 	ictx, stop := context.WithCancel(ctx)
 	in := &instance{proc: p, proxy: newInstanceProxy(f.name, p.url()), started: time.Now(), stop: stop, exited: make(chan struct{})}
 	f.mu.Lock()
+	if len(f.live) == 0 {
+		f.activeSince = time.Now()
+	}
 	f.live = append(f.live, in)
 	f.stats.peakInstances = max(f.stats.peakInstances, len(f.live))
 	f.mu.Unlock()
