@@ -85,14 +85,14 @@ type scaledFunction struct {
 	wakec   chan struct{}
 	wg      sync.WaitGroup // the instances' supervisors
 
-	mu        sync.Mutex
-	live      []*instance // starting and ready, not draining
-	draining  int
-	nextID    int
+	mu       sync.Mutex
+	live     []*instance // starting and ready, not draining
+	draining int
+	nextID   int
 	// activeSince is when f last went from zero to an instance; zeroSince when, active long
 	// enough, the decider first wanted none (while it still does).
 	activeSince, zeroSince time.Time
-	stats     scaleStats
+	stats                  scaleStats
 }
 
 // scaleStats is what ordersctl top shows of a function besides its requests.
