@@ -179,7 +179,7 @@ func (f *scaledFunction) decide(ctx context.Context, now time.Time) {
 	case f.zeroSince.IsZero():
 		f.zeroSince = now
 	}
-	waitingForZero := desired == 0 && current > 0 && (f.zeroSince.IsZero() || now.Sub(f.zeroSince) < f.spec.toZeroAfter())
+	waitingForZero := desired == 0 && current > 0 && (f.zeroSince.IsZero() || now.Sub(f.zeroSince) < f.spec.ToZeroAfter())
 	f.mu.Unlock()
 	if waitingForZero {
 		return
@@ -408,7 +408,7 @@ func (w *metricWindows) last() (stable, panicValue float64) {
 // addScaledFunctions sets up every function of bins to scale: its spec from config/, its
 // activator serving on a port of its own (the function's URL in urls).
 func (s *Stack) addScaledFunctions(ctx context.Context, cfg Config, set *manifests.Set, bins map[string]string, urls map[string]string) error {
-	defaults, err := knativeDefaults()
+	defaults, err := manifests.KnativeAutoscalerDefaults()
 	if err != nil {
 		return err
 	}
@@ -417,11 +417,11 @@ func (s *Stack) addScaledFunctions(ctx context.Context, cfg Config, set *manifes
 		if !ok {
 			continue
 		}
-		spec, err := scaleSpecOf(svc, defaults)
+		spec, err := manifests.ServiceAutoscaling(svc, defaults)
 		if err != nil {
 			return err
 		}
-		f := newScaledFunction(svc.Name, bin, spec.withOverrides(cfg.Scale))
+		f := newScaledFunction(svc.Name, bin, withOverrides(spec, cfg.Scale))
 		if f.url, err = s.serve(ctx, "127.0.0.1:0", f.act); err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/manifests"
 )
 
 // shortWindows scales in seconds rather than minutes: Knative's algorithm with a 2 s stable
@@ -23,7 +25,7 @@ func startHello(t *testing.T, maxScale int32) (*scaledFunction, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := knativeDefaults()
+	defaults, err := manifests.KnativeAutoscalerDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func startHello(t *testing.T, maxScale int32) (*scaledFunction, string) {
 	spec.Decider.StableWindow, spec.Decider.ScalingMetric = 60*time.Second, "concurrency"
 	spec.Decider.MaxScaleUpRate, spec.Decider.MaxScaleDownRate = defaults.MaxScaleUpRate, defaults.MaxScaleDownRate
 	spec.Decider.PanicThreshold, spec.Decider.InitialScale, spec.Decider.Reachable = 2, 1, true
-	spec = spec.withOverrides(shortWindows)
+	spec = withOverrides(spec, shortWindows)
 	f := newScaledFunction("hello", bin, spec)
 	f.env = []string{helperFunctionEnv + "=1"}
 	f.log = io.Discard
