@@ -2,9 +2,14 @@ package local
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/cli"
+	"github.com/ordersaga/ordersaga/internal/client"
 )
 
 // allAtZero reports whether every function of the stack has no instance.
@@ -54,6 +59,26 @@ func TestSagaBurstFromZeroAndBack(t *testing.T) {
 	}
 	if peak < 2 {
 		t.Errorf("no function ran more than %d instance under a burst of 150 orders with a target of 2 in flight", peak)
+	}
+	// ordersctl top reads the same status through the gateway's address.
+	var out, errOut strings.Builder
+	if code := cli.Run(context.Background(), []string{"top", "-o", "json"}, &out, &errOut,
+		cli.Env{Getenv: func(name string) string {
+			if name == "ORDERSCTL_SERVER" {
+				return x.stack.GatewayURL
+			}
+			return ""
+		}, StdinFd: -1}); code != 0 {
+		t.Fatalf("ordersctl top: exit %d: %s", code, errOut.String())
+	}
+	var top client.ScaleStatus
+	if err := json.Unmarshal([]byte(out.String()), &top); err != nil || top.Scaling != "on" || len(top.Functions) == 0 || len(top.Triggers) == 0 {
+		t.Errorf("ordersctl top -o json: %v %s", err, out.String())
+	}
+	for _, tr := range top.Triggers {
+		if tr.Lag < 0 {
+			t.Errorf("trigger %s: lag unknown (the stack could not read its consumer group)", tr.Name)
+		}
 	}
 	waitFor(t, "every function to return to zero", func() bool { return allAtZero(x.stack) })
 

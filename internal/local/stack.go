@@ -254,6 +254,17 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.triggerGroups = append(s.triggerGroups, triggerGroupName{trigger: t.Name, subscriber: subscriberName(t), group: triggerGroup(t.Namespace, t.Name)})
 	}
 
+	// The PingSources: periodic events straight to their Services (through the activators).
+	for _, ps := range set.PingSources {
+		sink, err := resolve(ps.Spec.Sink, urls, s.Ingress)
+		if err != nil {
+			return nil, fmt.Errorf("pingsource %s: %w", ps.Name, err)
+		}
+		p := &pingSource{source: ps, sink: sink, audience: destinationAudience(ps.Spec.Sink, broker),
+			tokens: eventauth.NewMinter(issuer, manifests.OIDCIdentity(gvkPingSource, ps.Namespace, ps.Name), senderTokenTTL)}
+		s.run(ctx, "pingsource "+ps.Name, p.Run)
+	}
+
 	gw, err := gateway.LocalHandler(urls, cfg.GatewayAddr)
 	if err != nil {
 		return nil, err
