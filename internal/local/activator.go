@@ -20,17 +20,21 @@ import (
 // what the autoscaler decides on (requests in flight, waiting ones included, and arrivals).
 type activator struct {
 	name string
+	// capacity is what one instance takes at once (containerConcurrency; 0: no limit): with
+	// every ready instance full, a request waits here, as in Knative's activator, and counts
+	// toward the concurrency the autoscaler scales on.
+	capacity int64
 	// wake asks the scaler for an instance now: a request is waiting and none is ready.
 	wake func()
 
 	mu        sync.Mutex
 	instances []*instance     // ready ones receive requests; see instance.state
-	changed   chan struct{}   // closed and replaced when an instance becomes ready
+	changed   chan struct{}   // closed and replaced when an instance becomes ready or has room again
 	metrics   *requestMetrics // in flight and arrivals, for the autoscaler and ordersctl top
 }
 
-func newActivator(name string, wake func()) *activator {
-	return &activator{name: name, wake: wake, changed: make(chan struct{}), metrics: newRequestMetrics()}
+func newActivator(name string, capacity int64, wake func()) *activator {
+	return &activator{name: name, capacity: capacity, wake: wake, changed: make(chan struct{}), metrics: newRequestMetrics()}
 }
 
 func (a *activator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,12 +46,13 @@ func (a *activator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": a.name + " is starting"})
 		return
 	}
-	defer in.inFlight.Add(-1)
+	defer a.release(in)
 	in.proxy.ServeHTTP(w, r)
 }
 
-// pick returns the ready instance with the fewest requests in flight, counting r in; with none
-// ready it wakes the scaler and waits for one (the hold of a cold start).
+// pick returns the ready instance with the fewest requests in flight, counting the request in;
+// with none ready it wakes the scaler and waits for one (the hold of a cold start), and with
+// every ready one at capacity it waits for room.
 func (a *activator) pick(ctx context.Context) (*instance, error) {
 	for {
 		a.mu.Lock()
@@ -57,14 +62,16 @@ func (a *activator) pick(ctx context.Context) (*instance, error) {
 				best = in
 			}
 		}
-		if best != nil {
+		if best != nil && (a.capacity == 0 || best.inFlight.Load() < a.capacity) {
 			best.inFlight.Add(1)
 			a.mu.Unlock()
 			return best, nil
 		}
 		changed := a.changed
 		a.mu.Unlock()
-		a.wake()
+		if best == nil {
+			a.wake()
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -92,7 +99,14 @@ func (a *activator) remove(in *instance) {
 	}
 }
 
-// notify wakes the requests waiting for an instance: one just became ready.
+// release counts a request of in as done; a full instance that now has room wakes the waiting.
+func (a *activator) release(in *instance) {
+	if in.inFlight.Add(-1) == a.capacity-1 && a.capacity > 0 {
+		a.notify()
+	}
+}
+
+// notify wakes the requests waiting for an instance: one just became ready, or has room again.
 func (a *activator) notify() {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -108,7 +108,7 @@ type scaleStats struct {
 
 func newScaledFunction(name, bin string, spec scaleSpec) *scaledFunction {
 	f := &scaledFunction{name: name, bin: bin, spec: spec, wakec: make(chan struct{}, 1)}
-	f.act = newActivator(name, f.wake)
+	f.act = newActivator(name, spec.ContainerConcurrency, f.wake)
 	f.windows = newMetricWindows(spec)
 	f.decider = scaling.New(attribute.NewSet(), noop.NewMeterProvider(), "ordersaga", name, f.windows, readyCounter{f}, &spec.Decider)
 	return f

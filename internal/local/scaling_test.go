@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,8 +20,9 @@ import (
 var shortWindows = ScalingConfig{StableWindow: 2 * time.Second, ScaleToZeroGrace: time.Second, Target: 2}
 
 // startHello runs this test binary's hello function scaled between 0 and maxScale instances
-// behind its activator, and returns it with the activator's URL.
-func startHello(t *testing.T, maxScale int32) (*scaledFunction, string) {
+// behind its activator (with env added to its environment), and returns it with the
+// activator's URL. A containerConcurrency comes in as HELLO_MAX_IN_FLIGHT=n.
+func startHello(t *testing.T, maxScale int32, env ...string) (*scaledFunction, string) {
 	t.Helper()
 	bin, err := os.Executable()
 	if err != nil {
@@ -30,12 +33,17 @@ func startHello(t *testing.T, maxScale int32) (*scaledFunction, string) {
 		t.Fatal(err)
 	}
 	spec := scaleSpec{Max: maxScale, ScaleToZeroGrace: defaults.ScaleToZeroGracePeriod, PanicWindow: 6 * time.Second}
+	for _, e := range env {
+		if n, ok := strings.CutPrefix(e, "HELLO_MAX_IN_FLIGHT="); ok {
+			spec.ContainerConcurrency, _ = strconv.ParseInt(n, 10, 64)
+		}
+	}
 	spec.Decider.StableWindow, spec.Decider.ScalingMetric = 60*time.Second, "concurrency"
 	spec.Decider.MaxScaleUpRate, spec.Decider.MaxScaleDownRate = defaults.MaxScaleUpRate, defaults.MaxScaleDownRate
 	spec.Decider.PanicThreshold, spec.Decider.InitialScale, spec.Decider.Reachable = 2, 1, true
 	spec = withOverrides(spec, shortWindows)
 	f := newScaledFunction("hello", bin, spec)
-	f.env = []string{helperFunctionEnv + "=1"}
+	f.env = append([]string{helperFunctionEnv + "=1"}, env...)
 	f.log = io.Discard
 	srv := httptest.NewServer(f.act)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -148,5 +156,14 @@ func TestBurstSurvivesAnInstanceCrash(t *testing.T) {
 	// container does).
 	if again := burst(t, url+"/hello", 20); again != 0 {
 		t.Fatalf("%d of 20 requests after the crash failed", again)
+	}
+}
+
+// The activator never gives an instance more than containerConcurrency requests at once: the
+// rest wait for room (or for another instance), and every one is answered.
+func TestActivatorKeepsToContainerConcurrency(t *testing.T) {
+	_, url := startHello(t, 1, "HELLO_MAX_IN_FLIGHT=2")
+	if failed := burst(t, url+"/slow", 30); failed != 0 {
+		t.Fatalf("%d of 30 requests failed: an instance got more than containerConcurrency 2 at once", failed)
 	}
 }
