@@ -38,6 +38,9 @@ type ScalingConfig struct {
 	Target float64 `envconfig:"TARGET"`
 }
 
+// quietLogger is the decider's logger: the stack logs the decisions itself (scaleTo).
+var quietLogger = zap.NewNop().Sugar()
+
 // scaleTick is how often each function's autoscaler samples the activator and decides: once a
 // second, the granularity of Knative's metric buckets (each bucket holds one sample, as the
 // queue-proxy reports one a second; Knative's decider itself runs every 2 s).
@@ -156,7 +159,7 @@ func (f *scaledFunction) run(ctx context.Context) error {
 // decide runs Knative's decider and applies its answer as the KPA reconciler does: within
 // min-scale and max-scale, and to zero only after the grace period (or the Service's retention).
 func (f *scaledFunction) decide(ctx context.Context, now time.Time) {
-	result := f.decider.Scale(zap.NewNop().Sugar(), now)
+	result := f.decider.Scale(quietLogger, now)
 	if !result.ScaleValid {
 		return
 	}

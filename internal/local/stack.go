@@ -496,6 +496,9 @@ func (s *Stack) Summary() string {
 				f.spec.Min, f.spec.Max, f.spec.Decider.TargetValue, f.spec.Decider.ScalingMetric)
 		}
 	}
+	if len(s.scaled) > 0 {
+		fmt.Fprintf(&b, "  scaling          on: idle functions go to zero and wake on a request; `ordersctl top` shows them\n")
+	}
 	fmt.Fprintf(&b, "  broker ingress   %s (topic %s)\n", s.Ingress, s.Topic)
 	fmt.Fprintf(&b, "  kafka            %s\n", s.Kafka)
 	if s.Kafka.Mechanism != "" {
