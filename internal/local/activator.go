@@ -42,8 +42,9 @@ func (a *activator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() { a.metrics.end(started) }()
 	in, err := a.pick(r.Context())
 	if err != nil {
-		// The client gave up (or the stack stops) while the function was still starting.
-		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": a.name + " is starting"})
+		// The client gave up (or the stack stops) while the request waited for a cold start or
+		// for room on a full instance.
+		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": a.name + " had no instance free in time"})
 		return
 	}
 	defer a.release(in)
