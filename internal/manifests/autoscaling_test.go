@@ -124,3 +124,20 @@ func brokerPartitions(t *testing.T, set *manifests.Set) int {
 	t.Fatal("no broker ConfigMap with default.topic.partitions")
 	return 0
 }
+
+// The gateway's GET /health/readiness asks every function behind it for its readiness: as the
+// gateway's own readiness probe (every few seconds) it would keep those functions from zero.
+func TestGatewayProbeDoesNotWakeTheFunctions(t *testing.T) {
+	for _, svc := range load(t).Services {
+		if svc.Name != "gateway" {
+			continue
+		}
+		for _, c := range svc.Spec.Template.Spec.Containers {
+			if p := c.ReadinessProbe; p != nil && p.HTTPGet != nil && p.HTTPGet.Path == "/health/readiness" {
+				t.Errorf("the gateway's readiness probe is %s, which calls every function behind it", p.HTTPGet.Path)
+			}
+		}
+		return
+	}
+	t.Fatal("no gateway Service in config/")
+}
