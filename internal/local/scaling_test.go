@@ -167,3 +167,11 @@ func TestActivatorKeepsToContainerConcurrency(t *testing.T) {
 		t.Fatalf("%d of 30 requests failed: an instance got more than containerConcurrency 2 at once", failed)
 	}
 }
+
+// A scaling mode that is neither on nor off is refused before anything starts.
+func TestStartRefusesAnUnknownScalingMode(t *testing.T) {
+	_, err := Start(context.Background(), Config{Root: moduleRoot(t), DataDir: t.TempDir(), Scaling: "yes"})
+	if err == nil || !strings.Contains(err.Error(), "ORDERSAGA_SCALING is on or off") {
+		t.Fatalf("Start with Scaling yes: %v", err)
+	}
+}

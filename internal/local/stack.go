@@ -110,6 +110,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.Stop()
 		}
 	}()
+	if cfg.Scaling != "" && cfg.Scaling != "on" && cfg.Scaling != "off" {
+		return nil, fmt.Errorf("ORDERSAGA_SCALING is on or off, not %q", cfg.Scaling)
+	}
 	set, err := loadManifests(ctx, cfg.Root)
 	if err != nil {
 		return nil, err
