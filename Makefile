@@ -32,6 +32,13 @@ bench-compare:
 	  echo "bench-compare needs the peer design: set BASELINE_DIR to its folder (now: $(BASELINE_DIR))"; exit 2; fi
 	$(GO) run ./cmd/ordersaga-bench -baseline '$(BASELINE_DIR)' $(BENCH_FLAGS)
 
+## bench-burst: only the burst scenario (docs/SCALING.md): on a stack with scaling on, once every
+## function has idled to zero, BURST_ORDERS orders at once from 64 clients; figures in .data/bench.json.
+BURST_ORDERS ?= 1000
+.PHONY: bench-burst
+bench-burst:
+	$(GO) run ./cmd/ordersaga-bench -burst $(BURST_ORDERS) -concurrency 0 -rate 0 -pgbench-seconds 0 -warmup 0 $(BENCH_FLAGS)
+
 .PHONY: bench-handlers
 bench-handlers:
 	$(GO) test -run '^$$' -bench . -benchmem ./functions/...

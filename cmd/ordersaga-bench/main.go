@@ -47,6 +47,10 @@ type options struct {
 	pgbenchSeconds, pgbenchCli int
 	cpuProfile                 string
 	paymentRate, baseline      string
+	// scaling is the stack's ORDERSAGA_SCALING for the throughput and latency runs; the burst
+	// scenario (burst orders from burstClients clients) always runs with it on.
+	scaling             string
+	burst, burstClients int
 }
 
 func main() {
@@ -71,8 +75,15 @@ func main() {
 	flag.IntVar(&o.pgbenchCli, "pgbench-clients", 8, "pgbench clients")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the stack process (gateway, ingress, dispatchers, embedded Kafka) from start to stop")
 	flag.StringVar(&o.paymentRate, "payment-rate", "0.7", "payment's success probability (PAYMENT_SUCCESS_RATE)")
+	flag.StringVar(&o.scaling, "scaling", "off", "the throughput and latency runs' stack scaling (ORDERSAGA_SCALING): off keeps one instance per function, so figures compare across versions")
+	flag.IntVar(&o.burst, "burst", 0, "also run the burst scenario: from zero, this many orders at once, on a stack with scaling on (0 skips it)")
+	flag.IntVar(&o.burstClients, "burst-clients", 64, "clients placing the burst's orders")
 	flag.StringVar(&o.baseline, "baseline", "", "also run the peer design in this folder on the same PostgreSQL and print the ratios (make bench-compare)")
 	flag.Parse()
+	if o.scaling != "on" && o.scaling != "off" {
+		fmt.Fprintf(os.Stderr, "ordersaga-bench: -scaling is on or off, not %q\n", o.scaling)
+		os.Exit(2)
+	}
 	if o.out == "" {
 		o.out = filepath.Join(o.dataDir, "bench.json")
 	}
@@ -86,13 +97,15 @@ func main() {
 
 // Report is the JSON written at the end.
 type Report struct {
-	Time    time.Time   `json:"time"`
-	Target  string      `json:"target"`
-	CPUs    int         `json:"cpus"`
-	Go      string      `json:"go"`
-	Runs    []Run       `json:"runs"`
-	PGBench *PGBench    `json:"pgbench,omitempty"`
-	Compare *Comparison `json:"compare,omitempty"`
+	Time   time.Time `json:"time"`
+	Target string    `json:"target"`
+	CPUs   int       `json:"cpus"`
+	Go     string    `json:"go"`
+	Runs   []Run     `json:"runs"`
+	// Burst is the burst scenario (-burst), on a stack of its own with scaling on.
+	Burst   *loadtest.BurstResult `json:"burst,omitempty"`
+	PGBench *PGBench              `json:"pgbench,omitempty"`
+	Compare *Comparison           `json:"compare,omitempty"`
 }
 
 // Run is one load's figures and, when the bench started the stack, where its cost went.
@@ -111,53 +124,127 @@ type PGBench struct {
 
 func run(ctx context.Context, o options) error {
 	rep := Report{Time: time.Now().UTC(), CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	gateway, topic := o.server, o.topic
-	kcfg, err := benchKafka(o)
-	if err != nil {
+	if o.concurrency > 0 || o.rate > 0 || o.pgbenchSeconds > 0 || o.baseline != "" {
+		if err := runLoads(ctx, o, &rep); err != nil {
+			return err
+		}
+	}
+	if o.burst > 0 {
+		burst, err := runBurst(ctx, o)
+		if err != nil {
+			return fmt.Errorf("burst: %w", err)
+		}
+		fmt.Println(burst)
+		rep.Burst = &burst
+	}
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
 	}
-	adminEmail, adminPassword := o.adminEmail, o.adminPassword
-	var stack *childStack
-	if gateway == "" {
-		if stack, err = startChildStack(ctx, o); err != nil {
-			return err
-		}
-		defer stack.stop()
-		gateway, topic = stack.gatewayURL, stack.topic
-		// The child stack's ordersctl principal, from the data folder it generated its credentials in.
-		if kcfg, err = kafka.LocalClient([]string{stack.kafka}, filepath.Join(stack.dataDir, kafka.CredentialsFile)); err != nil {
-			return err
-		}
-		adminEmail, adminPassword = stack.adminEmail, stack.adminPassword
-		rep.Target = "local stack (bin/ordersaga-local, PAYMENT_SUCCESS_RATE=" + o.paymentRate + ")"
-	} else {
-		rep.Target = gateway
+	data, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(o.out, append(data, '\n'), 0o644); err != nil {
+		return err
 	}
+	fmt.Println("figures written to", o.out)
+	return nil
+}
 
-	anon := client.New(gateway, loadtest.HTTPClient(512))
-	admin, err := anon.SignIn(ctx, adminEmail, adminPassword)
+// target is a stack to drive: its gateway, its broker topic and how to read it, its admin.
+type target struct {
+	gateway, topic            string
+	kafka                     kafka.Config
+	adminEmail, adminPassword string
+	stack                     *childStack // nil with --server
+}
+
+// startTarget starts a child stack with scaling as given, or returns the --server one.
+func startTarget(ctx context.Context, o options, scaling string) (*target, error) {
+	t := &target{gateway: o.server, topic: o.topic, adminEmail: o.adminEmail, adminPassword: o.adminPassword}
+	var err error
+	if t.kafka, err = benchKafka(o); err != nil {
+		return nil, err
+	}
+	if o.server != "" {
+		return t, nil
+	}
+	if t.stack, err = startChildStack(ctx, o, scaling); err != nil {
+		return nil, err
+	}
+	t.gateway, t.topic = t.stack.gatewayURL, t.stack.topic
+	// The child stack's ordersctl principal, from the data folder it generated its credentials in.
+	if t.kafka, err = kafka.LocalClient([]string{t.stack.kafka}, filepath.Join(t.stack.dataDir, kafka.CredentialsFile)); err != nil {
+		t.stack.stop()
+		return nil, err
+	}
+	t.adminEmail, t.adminPassword = t.stack.adminEmail, t.stack.adminPassword
+	return t, nil
+}
+
+// prepare stocks eight items as the admin and signs a new user in.
+func (t *target) prepare(ctx context.Context) (user *client.Client, skus []string, err error) {
+	anon := client.New(t.gateway, loadtest.HTTPClient(512))
+	admin, err := anon.SignIn(ctx, t.adminEmail, t.adminPassword)
 	if err != nil {
-		return fmt.Errorf("admin login: %w", err)
+		return nil, nil, fmt.Errorf("admin login: %w", err)
 	}
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var skus []string
 	for i := range 8 {
 		sku := fmt.Sprintf("BENCH-%s-%d", tag, i)
 		item := client.NewItem{SKU: sku, Name: "benchmark item", PriceCents: 100 + int64(i), Quantity: 1_000_000}
 		if _, err := admin.CreateItem(ctx, item); err != nil {
-			return fmt.Errorf("stock: %w", err)
+			return nil, nil, fmt.Errorf("stock: %w", err)
 		}
 		skus = append(skus, sku)
 	}
 	email, password := "bench-"+tag+"@bench.test", "bench-password-"+tag
 	if _, err := anon.Signup(ctx, email, password); err != nil {
-		return fmt.Errorf("signup: %w", err)
+		return nil, nil, fmt.Errorf("signup: %w", err)
 	}
-	user, err := anon.SignIn(ctx, email, password)
+	user, err = anon.SignIn(ctx, email, password)
+	return user, skus, err
+}
+
+// runBurst runs the burst scenario on a stack of its own with scaling on (or on --server's).
+func runBurst(ctx context.Context, o options) (loadtest.BurstResult, error) {
+	t, err := startTarget(ctx, o, "on")
+	if err != nil {
+		return loadtest.BurstResult{}, err
+	}
+	if t.stack != nil {
+		defer t.stack.stop()
+	}
+	user, skus, err := t.prepare(ctx)
+	if err != nil {
+		return loadtest.BurstResult{}, err
+	}
+	watcher, err := loadtest.Watch(ctx, t.kafka, t.topic)
+	if err != nil {
+		return loadtest.BurstResult{}, err
+	}
+	defer watcher.Close()
+	fmt.Fprintf(os.Stderr, "burst: waiting for every function to idle to zero, then %d orders from %d clients...\n", o.burst, o.burstClients)
+	status := client.New(t.gateway, nil)
+	return loadtest.Burst(ctx, user, status, watcher, loadtest.BurstLoad{
+		Orders: o.burst, Clients: o.burstClients, SKUs: skus, Timeout: 5 * time.Minute})
+}
+
+// runLoads runs the warmup, throughput and latency loads, pgbench and the peer comparison.
+func runLoads(ctx context.Context, o options, rep *Report) error {
+	t, err := startTarget(ctx, o, o.scaling)
 	if err != nil {
 		return err
 	}
-	watcher, err := loadtest.Watch(ctx, kcfg, topic)
+	stack := t.stack
+	if stack != nil {
+		defer stack.stop()
+		rep.Target = "local stack (bin/ordersaga-local, PAYMENT_SUCCESS_RATE=" + o.paymentRate + ", ORDERSAGA_SCALING=" + o.scaling + ")"
+	} else {
+		rep.Target = t.gateway
+	}
+	user, skus, err := t.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	watcher, err := loadtest.Watch(ctx, t.kafka, t.topic)
 	if err != nil {
 		return err
 	}
@@ -219,14 +306,6 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("compare    throughput %.2fx the peer's (goal >= 1.0), p50 at %g orders/s %.2fx the peer's (goal <= 1.2)\n",
 			cmp.ThroughputRatio, o.rate, cmp.P50Ratio)
 	}
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
-	}
-	data, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(o.out, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Println("figures written to", o.out)
 	return nil
 }
 

@@ -30,9 +30,9 @@ type childStack struct {
 	stopOnce                               sync.Once
 }
 
-// startChildStack builds cmd/ordersaga-local and starts it on free ports, a scratch database it
+// startChildStack builds cmd/ordersaga-local and starts it (ORDERSAGA_SCALING=scaling) on free ports, a scratch database it
 // drops afterwards and a fresh data folder, then waits for the gateway's readiness.
-func startChildStack(ctx context.Context, o options) (*childStack, error) {
+func startChildStack(ctx context.Context, o options, scaling string) (*childStack, error) {
 	root, err := manifests.ModuleRoot()
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func startChildStack(ctx context.Context, o options) (*childStack, error) {
 		"ORDERSAGA_DATA="+dataDir, "DATABASE_URL="+dbURL,
 		"ORDERSAGA_GATEWAY_ADDR="+fmt.Sprintf("127.0.0.1:%d", gatewayPort), "ORDERSAGA_METRICS_ADDR=127.0.0.1:0",
 		"ORDERSAGA_KAFKA_PORT="+strconv.Itoa(kafkaPort), "KAFKA_BROKERS=",
-		"PAYMENT_SUCCESS_RATE="+o.paymentRate,
+		"PAYMENT_SUCCESS_RATE="+o.paymentRate, "ORDERSAGA_SCALING="+scaling,
 		"ORDERSAGA_ADMIN_EMAIL="+s.adminEmail, "ORDERSAGA_ADMIN_PASSWORD="+s.adminPassword,
 		"ORDERSAGA_CPUPROFILE="+o.cpuProfile)
 	// The stack asks for SIGTERM when the thread that started it exits (local.DieWithParent), so

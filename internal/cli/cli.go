@@ -209,7 +209,7 @@ Start the system with 'make run', then log in with the admin it prints.`,
 		c.GroupID = "shop"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.eventsCmd(), a.statsCmd(), a.deadLettersCmd()} {
+	for _, c := range []*cobra.Command{a.eventsCmd(), a.statsCmd(), a.topCmd(), a.deadLettersCmd()} {
 		c.GroupID = "events"
 		root.AddCommand(c)
 	}

@@ -5,8 +5,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ordersaga/ordersaga/internal/function"
 )
@@ -23,11 +26,26 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helloFunction is a function with one route, GET /hello.
+// helloFunction is a function with two routes: GET /hello, and GET /slow, which answers after
+// 100 ms (requests in flight for the autoscaler to see). With HELLO_MAX_IN_FLIGHT set, /slow
+// answers 503 to a request beyond that many at once.
 type helloFunction struct{}
 
+// slowInFlight counts the /slow requests being served.
+var slowInFlight atomic.Int64
+
 func (helloFunction) Routes(mux *http.ServeMux) {
+	limit, _ := strconv.Atoi(os.Getenv("HELLO_MAX_IN_FLIGHT"))
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, _ *http.Request) {
+		defer slowInFlight.Add(-1)
+		if n := slowInFlight.Add(1); limit > 0 && n > int64(limit) {
+			http.Error(w, "over capacity", http.StatusServiceUnavailable)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+		io.WriteString(w, "hello")
+	})
 }
 
 // A request that arrives while a function restarts waits for the next instance instead of being

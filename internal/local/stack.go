@@ -54,6 +54,12 @@ type Config struct {
 	PaymentSuccessRate string `envconfig:"PAYMENT_SUCCESS_RATE" default:"0.9"`
 	// Quiet drops the per-hop log lines (benchmarks).
 	Quiet bool `envconfig:"ORDERSAGA_QUIET"`
+	// Scaling "on" runs each function as Knative Serving would (scaling.go): from zero up to
+	// max-scale instances behind an activator, by Knative's autoscaler. Anything else (the
+	// zero value, "off") runs exactly one instance of each, always up. `make run` turns it on.
+	Scaling string `envconfig:"ORDERSAGA_SCALING" default:"on"`
+	// Scale shortens the autoscaler's windows (ORDERSAGA_SCALE_WINDOW, _TO_ZERO_GRACE, _TARGET).
+	Scale ScalingConfig `envconfig:"ORDERSAGA_SCALE"`
 	// Delivery, when set, adjusts every Trigger's delivery spec after it is read from triggers/:
 	// tests shorten the retry budget with it, to outlast it in seconds rather than minutes.
 	Delivery func(*eventingduckv1.DeliverySpec) `ignored:"true"`
@@ -86,13 +92,15 @@ type Stack struct {
 	// everyone is the configured one).
 	kafkaAs func(principal string) kafka.Config
 
-	procs   map[string]*process
-	issuer  *eventauth.Issuer // the stack's sender-token issuer
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	cleanup []func()
-	errc    chan error
-	dataDir string
+	procs         map[string]*process        // with scaling off: one process per function
+	scaled        map[string]*scaledFunction // with scaling on
+	triggerGroups []triggerGroupName         // for the Triggers' lag
+	issuer        *eventauth.Issuer          // the stack's sender-token issuer
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	cleanup       []func()
+	errc          chan error
+	dataDir       string
 }
 
 // Start brings the whole system up and returns once every function is ready. Stop (or the
@@ -101,12 +109,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	// Not a named result: every `return nil, err` below would set it to nil before the deferred
 	// Stop runs, which then panicked instead of cleaning up.
-	s := &Stack{procs: map[string]*process{}, cancel: cancel, errc: make(chan error, 1), dataDir: cfg.DataDir}
+	s := &Stack{procs: map[string]*process{}, scaled: map[string]*scaledFunction{}, cancel: cancel, errc: make(chan error, 1), dataDir: cfg.DataDir}
 	defer func() {
 		if err != nil {
 			s.Stop()
 		}
 	}()
+	if cfg.Scaling != "" && cfg.Scaling != "on" && cfg.Scaling != "off" {
+		return nil, fmt.Errorf("ORDERSAGA_SCALING is on or off, not %q", cfg.Scaling)
+	}
 	// The public addresses are taken first: a busy port is reported before anything is built, and
 	// no function process can be handed the port while the stack starts.
 	gatewayListener, gatewayURL, err := listen(cfg.GatewayAddr)
@@ -187,7 +198,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.AdminEmail, s.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
 	urls := map[string]string{}
+	scaling := cfg.Scaling == "on"
+	if scaling {
+		if err := s.addScaledFunctions(ctx, cfg, set, bins, urls); err != nil {
+			return nil, err
+		}
+	}
 	for name, bin := range bins {
+		if scaling {
+			break
+		}
 		p, err := newProcess(name, bin)
 		if err != nil {
 			return nil, err
@@ -204,10 +224,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.wg.Add(1)
 		go p.supervise(ctx, &s.wg)
 	}
+	for name, f := range s.scaled {
+		f.env = append(functionEnv(name, cfg, instancePool(dbURLs[name]), urls, s), authEnv[name]...)
+		s.run(ctx, "autoscaler "+name, f.run)
+	}
 	ready, cancelReady := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelReady()
 	for _, p := range s.procs {
 		if err := p.waitReady(ready); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range s.scaled {
+		if err := f.waitReady(ready); err != nil {
 			return nil, err
 		}
 	}
@@ -248,16 +277,28 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		d.readFrom(reader)
 		s.run(ctx, "trigger "+t.Name, d.Run)
+		s.triggerGroups = append(s.triggerGroups, triggerGroupName{trigger: t.Name, subscriber: subscriberName(t), group: triggerGroup(t.Namespace, t.Name)})
 	}
 	s.run(ctx, "broker reader", reader.Run)
 
+	// The PingSources: periodic events straight to their Services (through the activators).
+	for _, ps := range set.PingSources {
+		sink, err := resolve(ps.Spec.Sink, urls, s.Ingress)
+		if err != nil {
+			return nil, fmt.Errorf("pingsource %s: %w", ps.Name, err)
+		}
+		p := &pingSource{source: ps, sink: sink, audience: destinationAudience(ps.Spec.Sink, broker),
+			tokens: eventauth.NewMinter(issuer, manifests.OIDCIdentity(gvkPingSource, ps.Namespace, ps.Name), senderTokenTTL)}
+		s.run(ctx, "pingsource "+ps.Name, p.Run)
+	}
+
 	// The console reads the broker topic as its own read-only principal.
-	front, err := gateway.LocalHandler(urls, cfg.GatewayAddr, gateway.EventSource{Kafka: s.kafkaAs(principalConsole), Topic: s.Topic})
+	gw, err := gateway.LocalHandler(urls, cfg.GatewayAddr, gateway.EventSource{Kafka: s.kafkaAs(principalConsole), Topic: s.Topic})
 	if err != nil {
 		return nil, err
 	}
 	s.GatewayURL = gatewayURL
-	s.serveOn(ctx, gatewayListener, front)
+	s.serveOn(ctx, gatewayListener, s.withScaleStatus(gw))
 	if metricsListener != nil {
 		s.MetricsURL = metricsURL
 		s.serveOn(ctx, metricsListener, metricsHandler(urls))
@@ -273,6 +314,9 @@ func (s *Stack) Kill(name string) error {
 // Signal sends sig to one function's process: SIGSTOP and SIGCONT hang and resume it, as a
 // stalled node would.
 func (s *Stack) Signal(name string, sig os.Signal) error {
+	if f, ok := s.scaled[name]; ok {
+		return f.signal(sig)
+	}
 	p, ok := s.procs[name]
 	if !ok {
 		return fmt.Errorf("no function %q", name)
@@ -478,6 +522,13 @@ func (s *Stack) Summary() string {
 		if p, ok := s.procs[name]; ok {
 			fmt.Fprintf(&b, "  %-16s %s\n", name, p.url())
 		}
+		if f, ok := s.scaled[name]; ok {
+			fmt.Fprintf(&b, "  %-16s %s (activator; %d-%d instances, target %.0f %s)\n", name, f.url,
+				f.spec.Min, f.spec.Max, f.spec.Decider.TargetValue, f.spec.Decider.ScalingMetric)
+		}
+	}
+	if len(s.scaled) > 0 {
+		fmt.Fprintf(&b, "  scaling          on: idle functions go to zero and wake on a request; `ordersctl top` shows them\n")
 	}
 	fmt.Fprintf(&b, "  broker ingress   %s (topic %s)\n", s.Ingress, s.Topic)
 	if s.MetricsURL != "" {
