@@ -12,14 +12,16 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"google.golang.org/protobuf/proto"
 )
 
 // functionMetrics gathers one function process's GET /metrics, each series labelled with the
 // function's name: what Prometheus scraping the pods of a cluster would see, in one place.
 type functionMetrics struct {
-	name   string
-	url    string // the function's base URL
-	client *http.Client
+	name     string
+	instance string // the instance's name when the function is scaled (several at once), else ""
+	url      string // the process's base URL
+	client   *http.Client
 }
 
 // Gather fetches and parses the function's metrics. Errors: the function does not answer (it
@@ -45,10 +47,13 @@ func (f functionMetrics) Gather() ([]*dto.MetricFamily, error) {
 		return nil, fmt.Errorf("%s metrics: %w", f.name, err)
 	}
 	families := make([]*dto.MetricFamily, 0, len(byName))
-	label, name := "function", f.name
+	labels := []*dto.LabelPair{{Name: proto.String("function"), Value: proto.String(f.name)}}
+	if f.instance != "" {
+		labels = append(labels, &dto.LabelPair{Name: proto.String("instance"), Value: proto.String(f.instance)})
+	}
 	for _, mf := range byName {
 		for _, m := range mf.Metric {
-			m.Label = append(m.Label, &dto.LabelPair{Name: &label, Value: &name})
+			m.Label = append(m.Label, labels...)
 		}
 		families = append(families, mf)
 	}
@@ -56,19 +61,50 @@ func (f functionMetrics) Gather() ([]*dto.MetricFamily, error) {
 	return families, nil
 }
 
-// metricsHandler serves every function's metrics (labelled function="<name>") and the data
-// plane's delivery metrics in Prometheus' text format. A function that does not answer is left
-// out of that scrape, and the error logged, as Prometheus does with a target that is down.
-func metricsHandler(urls map[string]string) http.Handler {
-	gatherers := prometheus.Gatherers{deliveryRegistry}
-	client := &http.Client{}
-	for name, url := range urls {
-		gatherers = append(gatherers, functionMetrics{name: name, url: url, client: client})
-	}
+// metricsHandler serves every function's metrics (labelled function="<name>", and
+// instance="<name>-<n>" for a scaled function's instances) and the data plane's delivery
+// metrics in Prometheus' text format. targets is asked at each scrape, since instances come and
+// go. A function that does not answer is left out of that scrape, and the error logged, as
+// Prometheus does with a target that is down.
+func metricsHandler(targets func() []functionMetrics) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: metricsErrorLog{}}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(scrape(targets), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: metricsErrorLog{}}))
 	return mux
 }
+
+// scrape gathers the data plane's registry and whatever targets lists at that moment.
+type scrape func() []functionMetrics
+
+func (targets scrape) Gather() ([]*dto.MetricFamily, error) {
+	gatherers := prometheus.Gatherers{deliveryRegistry}
+	for _, t := range targets() {
+		gatherers = append(gatherers, t)
+	}
+	return gatherers.Gather()
+}
+
+// scrapeTargets is what a scrape of the stack reads: each function process, or each running
+// instance of a scaled function, straight, never through its activator: a scrape must neither
+// wake a function at zero nor count as its load (on a cluster, Prometheus scrapes the pods
+// there are, and none when a Service is at zero).
+func (s *Stack) scrapeTargets() []functionMetrics {
+	var targets []functionMetrics
+	for name, p := range s.procs {
+		targets = append(targets, functionMetrics{name: name, url: p.url(), client: scrapeClient})
+	}
+	for name, f := range s.scaled {
+		f.mu.Lock()
+		for _, in := range f.live {
+			if in.state.Load() == instanceReady {
+				targets = append(targets, functionMetrics{name: name, instance: in.proc.name, url: in.proc.url(), client: scrapeClient})
+			}
+		}
+		f.mu.Unlock()
+	}
+	return targets
+}
+
+var scrapeClient = &http.Client{}
 
 // metricsErrorLog sends promhttp's errors to the stack's log.
 type metricsErrorLog struct{}

@@ -24,15 +24,20 @@ func TestStackMetricsGatherEveryFunction(t *testing.T) {
 		return srv.URL
 	}
 	const handled = "# TYPE ordersaga_events_handled_total counter\n"
-	urls := map[string]string{
-		"inventory": fake(handled + `ordersaga_events_handled_total{type="ORDER_REQUESTED",outcome="ok"} 3` + "\n"),
-		"payment":   fake(handled + `ordersaga_events_handled_total{type="INVENTORY_RESERVED",outcome="ok"} 2` + "\n"),
-		"shipping":  "http://127.0.0.1:1", // down
+	targets := []functionMetrics{
+		{name: "inventory", url: fake(handled + `ordersaga_events_handled_total{type="ORDER_REQUESTED",outcome="ok"} 3` + "\n")},
+		// Two instances of a scaled function: the same series, told apart by instance.
+		{name: "payment", instance: "payment-1", url: fake(handled + `ordersaga_events_handled_total{type="INVENTORY_RESERVED",outcome="ok"} 2` + "\n")},
+		{name: "payment", instance: "payment-2", url: fake(handled + `ordersaga_events_handled_total{type="INVENTORY_RESERVED",outcome="ok"} 5` + "\n")},
+		{name: "shipping", url: "http://127.0.0.1:1"}, // down
+	}
+	for i := range targets {
+		targets[i].client = http.DefaultClient
 	}
 	d := &TriggerDispatcher{Trigger: trigger(t, "metrics-test-trigger", "INVENTORY_RESERVED", "http://127.0.0.1:1/", "")}
 	d.recordDelivery(http.StatusOK, 0, nil, false, false)
 
-	srv := httptest.NewServer(metricsHandler(urls))
+	srv := httptest.NewServer(metricsHandler(func() []functionMetrics { return targets }))
 	defer srv.Close()
 	got := telemetrytest.Scrape(t, srv.URL+"/metrics")
 	for _, c := range []struct {
@@ -40,7 +45,8 @@ func TestStackMetricsGatherEveryFunction(t *testing.T) {
 		want   float64
 	}{
 		{map[string]string{"function": "inventory", "type": "ORDER_REQUESTED"}, 3},
-		{map[string]string{"function": "payment"}, 2},
+		{map[string]string{"function": "payment"}, 7},
+		{map[string]string{"function": "payment", "instance": "payment-2"}, 5},
 		{map[string]string{"function": "shipping"}, 0},
 	} {
 		if n := telemetrytest.Sum(got, "ordersaga_events_handled_total", c.labels); n != c.want {

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,14 @@ func allAtZero(s *Stack) bool {
 	return true
 }
 
+func coldStarts(s *Stack) int {
+	n := 0
+	for _, f := range s.ScaleStatus(context.Background()).Functions {
+		n += f.ColdStarts
+	}
+	return n
+}
+
 // The whole saga with Knative's autoscaler and short windows: every function idles to zero, a
 // burst of orders from zero scales at least one function out (an inventory instance is killed
 // in the middle of it), every order ends with the saga's invariants intact (nothing lost,
@@ -30,6 +39,7 @@ func TestSagaBurstFromZeroAndBack(t *testing.T) {
 	x := startE2E(t, func(c *Config) {
 		c.Scaling = "on"
 		c.Scale = ScalingConfig{StableWindow: 3 * time.Second, ScaleToZeroGrace: time.Second, Target: 2}
+		c.MetricsAddr = "127.0.0.1:0"
 	})
 	x.stock(t, "SCALE-PLENTY", 1250, 1000)
 	x.stock(t, "SCALE-SCARCE", 4999, 30)
@@ -81,6 +91,21 @@ func TestSagaBurstFromZeroAndBack(t *testing.T) {
 		}
 	}
 	waitFor(t, "every function to return to zero", func() bool { return allAtZero(x.stack) })
+
+	// A scrape of the stack's metrics reads the instances there are: at zero it wakes nothing
+	// (through an activator it would wait for a cold start of each function).
+	before := coldStarts(x.stack)
+	resp, err := http.Get(x.stack.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /metrics at zero: %s", resp.Status)
+	}
+	if after := coldStarts(x.stack); after != before || !allAtZero(x.stack) {
+		t.Errorf("a metrics scrape at zero started instances: cold starts %d, then %d", before, after)
+	}
 
 	// From zero again, one order still completes its saga (each hop a cold start).
 	one := x.placeConcurrently(t, mix(1, "SCALE-PLENTY", "SCALE-OTHER", "SCALE-OTHER"), nil)

@@ -301,7 +301,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.serveOn(ctx, gatewayListener, s.withScaleStatus(gw))
 	if metricsListener != nil {
 		s.MetricsURL = metricsURL
-		s.serveOn(ctx, metricsListener, metricsHandler(urls))
+		s.serveOn(ctx, metricsListener, metricsHandler(s.scrapeTargets))
 	}
 	return s, nil
 }
