@@ -46,15 +46,15 @@ func HTTP(next http.Handler) http.Handler {
 			span.SetStatus(codes.Error, http.StatusText(rec.status))
 		}
 		method := r.Method
-		if route == "unmatched" && !slices.Contains(knownMethods, method) {
-			method = "other" // a client's invented method must not grow the metrics
+		if !slices.Contains(knownMethods, method) {
+			method = "other" // a client's invented method must not grow the metrics (a route may take any method)
 		}
 		count(httpRequests, "method", method, "route", route, "code", strconv.Itoa(rec.status))
 		observe(httpDuration, time.Since(started).Seconds(), "method", method, "route", route)
 	})
 }
 
-// knownMethods are the methods HTTP counts under their own name when no route took them.
+// knownMethods are the methods HTTP counts under their own name; any other is "other".
 var knownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 	http.MethodDelete, http.MethodOptions}
 

@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -62,7 +61,10 @@ func series(family string, labels ...string) string {
 		} else {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "%s=%q", labels[i], labels[i+1]) // %q escapes \, " and newlines as Prometheus does
+		b.WriteString(labels[i])
+		b.WriteString(`="`)
+		b.WriteString(labelEscaper.Replace(labels[i+1]))
+		b.WriteByte('"')
 	}
 	if len(labels) > 0 {
 		b.WriteByte('}')

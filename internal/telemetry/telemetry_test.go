@@ -384,3 +384,28 @@ func TestSeriesEscapesLabelValues(t *testing.T) {
 		t.Errorf("series %s, want %s", got, want)
 	}
 }
+
+// A route that takes any method (the gateway's proxy routes) counts invented methods as
+// "other": a client cannot grow the metrics, and so the memory, by inventing methods.
+func TestHTTPCountsInventedMethodsAsOther(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/anymethod/", func(w http.ResponseWriter, r *http.Request) {})
+	srv := httptest.NewServer(HTTP(mux))
+	defer srv.Close()
+	before := counted(httpRequests, "method", "other", "route", "/anymethod/", "code", "200")
+	for _, m := range []string{"X1", "X2", "X3"} {
+		resp, err := http.DefaultClient.Do(mustRequest(t, m, srv.URL+"/anymethod/x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n := counted(httpRequests, "method", "other", "route", "/anymethod/", "code", "200") - before; n != 3 {
+		t.Errorf("invented methods counted %v times as other, want 3", n)
+	}
+	for _, name := range registry.ListMetricNames() {
+		if strings.Contains(name, `method="X`) {
+			t.Errorf("a series for an invented method: %s", name)
+		}
+	}
+}
