@@ -16,6 +16,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
@@ -102,29 +103,38 @@ func (in *Ingress) Produce(ctx context.Context, e cloudevents.Event) error {
 	return in.client.ProduceSync(ctx, rec).FirstErr()
 }
 
-// ProduceAll writes events to the broker topic in one batch and returns those it could not
-// write (nil when all were), so the caller retries only them. An event that does not convert to
-// a record is returned too, with a log line: it is the caller's to give up on.
-func (in *Ingress) ProduceAll(ctx context.Context, events []cloudevents.Event) []cloudevents.Event {
-	var failed []cloudevents.Event
+// ProduceAll writes events to the broker topic in one batch and returns those to try again
+// (nil when all were written). An event that can never be written (it does not convert to a
+// record, or Kafka refuses it as too large or invalid) is logged and left out: retrying it would
+// hold up everything behind it for ever.
+func (in *Ingress) ProduceAll(ctx context.Context, events []cloudevents.Event) (retry []cloudevents.Event) {
 	records := make([]*kgo.Record, 0, len(events))
 	eventOf := make(map[*kgo.Record]cloudevents.Event, len(events)) // results come in completion order
 	for _, e := range events {
 		rec, err := kafka.Record(in.topic, e)
 		if err != nil {
-			slog.Warn("broker: event not sent", "id", e.ID(), "err", err)
-			failed = append(failed, e)
+			slog.Error("broker: event dropped: it cannot be a Kafka record", "id", e.ID(), "type", e.Type(), "err", err)
 			continue
 		}
 		records = append(records, rec)
 		eventOf[rec] = e
 	}
 	for _, res := range in.client.ProduceSync(ctx, records...) {
-		if res.Err != nil {
-			failed = append(failed, eventOf[res.Record])
+		switch e := eventOf[res.Record]; {
+		case res.Err == nil:
+		case neverProducible(res.Err):
+			slog.Error("broker: event dropped: Kafka refuses it", "id", e.ID(), "type", e.Type(), "err", res.Err)
+		default:
+			retry = append(retry, e)
 		}
 	}
-	return failed
+	return retry
+}
+
+// neverProducible reports the produce errors no retry can cure.
+func neverProducible(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
+		errors.Is(err, kerr.InvalidRecord)
 }
 
 // TriggerDispatcher delivers the broker topic to one Trigger's subscriber, as the Kafka broker's
@@ -203,7 +213,7 @@ func exactTypeOf(t *eventingv1.Trigger) string {
 // to MaxInFlight per Trigger, so an event waiting out its back-off holds up nothing but the
 // events behind it in its own partition (ordered delivery) or nothing at all (unordered). Each
 // partition's committed offset stays below the first event not yet delivered or dead-lettered.
-func (d *TriggerDispatcher) Run(ctx context.Context) error {
+func (d *TriggerDispatcher) Run(ctx context.Context) (err error) {
 	keepAlive.Do(func() {
 		kncloudevents.ConfigureConnectionArgs(&kncloudevents.ConnectionArgs{MaxIdleConns: 1000, MaxIdleConnsPerHost: 200})
 	})
@@ -211,10 +221,21 @@ func (d *TriggerDispatcher) Run(ctx context.Context) error {
 	if feed == nil {
 		reader := newTopicReader(d.Kafka, d.Topic)
 		feed = d.readFrom(reader)
-		ownCtx, stop := context.WithCancel(ctx)
+		var stopDelivering context.CancelFunc
+		ctx, stopDelivering = context.WithCancel(ctx)
+		readerCtx, stopReading := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- reader.Run(ownCtx) }()
-		defer func() { stop(); <-done }() // after feed.close below: the reader's last commit waits for it
+		go func() {
+			err := reader.Run(readerCtx)
+			stopDelivering() // a reader that failed leaves nothing to deliver: Run returns its error
+			done <- err
+		}()
+		defer func() { // after feed.close below: the reader's last commit waits for it
+			stopReading()
+			if readErr := <-done; readErr != nil {
+				err = readErr
+			}
+		}()
 	}
 	defer feed.close()
 	d.filter = filterFor(d.Trigger)
@@ -284,14 +305,16 @@ func (d *TriggerDispatcher) readFrom(reader *topicReader) *triggerFeed {
 	return d.feed
 }
 
-// defaultMaxInFlight bounds the events one Trigger has fetched and not yet finished: a burst
-// reaches the subscriber with up to this many concurrent requests (fewer in ordered delivery,
-// where each order has at most one).
+// defaultMaxInFlight bounds the events one Trigger has taken and not yet finished: a burst
+// reaches the subscriber with up to this many concurrent requests (unordered). In ordered
+// delivery the events queued behind each partition's current one count too, so a partition
+// whose event waits out a long back-off can hold this many and with them the Trigger's other
+// partitions (no Trigger of triggers/ is ordered).
 const defaultMaxInFlight = 256
 
 // Delivery orders, as the Kafka broker's kafka.eventing.knative.dev/delivery.order annotation
-// names them: ordered keeps each partition's (here: each order's) events in sequence, one at a
-// time; unordered delivers every event as soon as it is fetched.
+// names them: ordered keeps each partition's events in sequence, one at a time; unordered
+// delivers every event as soon as it is fetched.
 const (
 	deliveryOrderAnnotation = "kafka.eventing.knative.dev/delivery.order"
 	orderedDelivery         = "ordered"

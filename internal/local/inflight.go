@@ -69,8 +69,8 @@ func (c *commitTracker) finished(r *kgo.Record) (next kgo.EpochOffset, ok bool) 
 }
 
 // lanes runs work in order per key and in parallel across keys, each key in a goroutine of its
-// own only while it has work: the Kafka broker's ordered delivery, per order rather than per
-// partition. A key never waits for another key.
+// own only while it has work: the Kafka broker's ordered delivery, with the partition as key.
+// A key never waits for another key.
 type lanes struct {
 	mu     sync.Mutex
 	queues map[string][]func()

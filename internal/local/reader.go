@@ -21,7 +21,7 @@ import (
 //
 // Why not one consumer per Trigger, as the Kafka broker's dispatcher has: the embedded broker then
 // serves every record to ten consumers, and fetching was most of the local data plane's CPU.
-// Here a record is fetched and decoded once. Offsets are committed for each Trigger's group as a
+// Here a record is fetched once (each Trigger decodes only the records of its type). Offsets are committed for each Trigger's group as a
 // "simple" commit (no group membership), so `kafka-consumer-groups` and the lag of each Trigger
 // read exactly as before. What differs from a cluster: one stack reads the topic (two stacks on
 // one Kafka would both deliver everything, where groups would split the partitions), and a
@@ -54,7 +54,7 @@ func (tr *topicReader) subscribe(group string, keep func(*kgo.Record) bool) *tri
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	f := &triggerFeed{group: group, keep: keep, progress: newCommitTracker(), ready: make(chan struct{}, 1),
-		marks: map[int32]kgo.EpochOffset{}, reader: tr}
+		marks: map[int32]kgo.EpochOffset{}, highest: map[int32]int64{}, reader: tr}
 	tr.feeds = append(tr.feeds, f)
 	tr.open.Add(1)
 	return f
@@ -203,7 +203,10 @@ func (tr *topicReader) commitLoop(ctx context.Context, adm *kadm.Client, feeds [
 			tr.commit(ctx, adm, feeds)
 		case <-ctx.Done():
 			tr.open.Wait()
-			tr.commit(context.Background(), adm, feeds)
+			// Bounded: with Kafka gone, stopping must not wait out the client's retries.
+			final, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			tr.commit(final, adm, feeds)
+			cancel()
 			return
 		}
 	}
@@ -241,11 +244,12 @@ type triggerFeed struct {
 	progress  *commitTracker
 	reader    *topicReader
 
-	mu     sync.Mutex
-	queue  []*kgo.Record
-	ready  chan struct{} // signalled when queue gets records
-	marks  map[int32]kgo.EpochOffset
-	closed bool
+	mu      sync.Mutex
+	queue   []*kgo.Record
+	ready   chan struct{}             // signalled when queue gets records
+	marks   map[int32]kgo.EpochOffset // to commit with the next round
+	highest map[int32]int64           // the furthest mark made per partition
+	closed  bool
 }
 
 // add queues r for the Trigger, or marks it done at once when the Trigger cannot take it.
@@ -307,8 +311,13 @@ func (f *triggerFeed) finished(r *kgo.Record) {
 		return
 	}
 	f.mu.Lock()
-	f.marks[r.Partition] = next
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	// Two deliveries finishing at once may hand their marks over in either order: only a mark
+	// beyond every earlier one counts, so a commit never goes back.
+	if next.Offset > f.highest[r.Partition] {
+		f.highest[r.Partition] = next.Offset
+		f.marks[r.Partition] = next
+	}
 }
 
 func (f *triggerFeed) takeMarks() map[int32]kgo.EpochOffset {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -55,5 +56,24 @@ func TestKafkaSourceWrapsPlainRecordsAndPassesCloudEventsThrough(t *testing.T) {
 	if through.Type() != "ORDER_REQUESTED" || through.Source() != ce.Source() || through.Subject() != "order-7" ||
 		through.Extensions()["partitionkey"] != "order-7" || string(through.Data()) != string(ce.Data()) {
 		t.Errorf("CloudEvent record changed on its way through the source:\n got %v\nwant %v", through, ce)
+	}
+}
+
+// A batch with an event Kafka will never take (too large) writes the others and drops that one
+// rather than asking for it to be retried for ever, which would stall the KafkaSource.
+func TestProduceAllDropsWhatKafkaCanNeverTake(t *testing.T) {
+	brokers := kafkaCluster(t, 1, testTopic)
+	in := &Ingress{client: kafkaClient(t, brokers, kgo.ProducerBatchMaxBytes(2048)), topic: testTopic}
+	small := testEvent(t, "test.step", "order-1", 0)
+	huge := testEvent(t, "test.step", "order-2", 0)
+	if err := huge.SetData(cloudevents.ApplicationJSON, map[string]string{"pad": strings.Repeat("x", 8192)}); err != nil {
+		t.Fatal(err)
+	}
+	if retry := in.ProduceAll(context.Background(), []cloudevents.Event{small, huge}); len(retry) != 0 {
+		t.Fatalf("%d events to retry, want none (the huge one can never be written)", len(retry))
+	}
+	got := findOnTopic(t, brokers, testTopic, func(e cloudevents.Event) bool { return e.ID() == small.ID() })
+	if got.ID() != small.ID() {
+		t.Errorf("the small event was not written")
 	}
 }
