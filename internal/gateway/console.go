@@ -29,7 +29,7 @@ func newConsole(userURL string, src *EventSource) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	con := &console{callers: c, timelines: timelines{src: src}}
+	con := &console{callers: c, timelines: newTimelines(src)}
 	if src != nil {
 		con.events = newEventHub(*src)
 	}

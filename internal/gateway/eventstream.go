@@ -62,13 +62,16 @@ type flowEvent struct {
 }
 
 // eventHub reads the topic once for every console page open on this gateway and fans each event
-// out. It runs only while someone watches: the first subscriber starts the reader, the last one
-// to leave stops it.
+// out. It runs only while someone watches: the first subscriber starts the reader; it stops
+// hubLinger after the last one left, unless another came, so a page that reconnects (a
+// cluster's request timeout cuts every stream) finds it still running, with what it has read.
 type eventHub struct {
-	src EventSource
+	src    EventSource
+	linger time.Duration
 
 	mu     sync.Mutex
 	subs   map[*subscriber]bool
+	idle   *time.Timer // stops the reader once no one has watched for linger
 	stop   context.CancelFunc
 	done   chan struct{}
 	recent []flowEvent
@@ -83,8 +86,11 @@ type subscriber struct {
 	lagged chan struct{}
 }
 
+// hubLinger is how long the hub keeps reading after the last page closed.
+const hubLinger = 2 * time.Minute
+
 func newEventHub(src EventSource) *eventHub {
-	return &eventHub{src: src, subs: map[*subscriber]bool{}, owners: map[string]string{}}
+	return &eventHub{src: src, linger: hubLinger, subs: map[*subscriber]bool{}, owners: map[string]string{}}
 }
 
 // sees reports whether p may see ev: an admin every event, a user those of their own orders.
@@ -98,6 +104,10 @@ func (h *eventHub) subscribe(p auth.Principal) (*subscriber, []flowEvent) {
 	defer h.mu.Unlock()
 	s := &subscriber{caller: p, ch: make(chan flowEvent, subscriberBuffer), lagged: make(chan struct{})}
 	h.subs[s] = true
+	if h.idle != nil {
+		h.idle.Stop()
+		h.idle = nil
+	}
 	var backlog []flowEvent
 	for _, ev := range h.recent {
 		if sees(p, ev) {
@@ -112,15 +122,25 @@ func (h *eventHub) subscribe(p auth.Principal) (*subscriber, []flowEvent) {
 	return s, backlog
 }
 
-// unsubscribe removes s; the last one out stops the reader and waits for it.
+// unsubscribe removes s; when it was the last, the reader stops after linger unless someone
+// subscribes first.
 func (h *eventHub) unsubscribe(s *subscriber) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	delete(h.subs, s)
+	if len(h.subs) == 0 && h.stop != nil && h.idle == nil {
+		h.idle = time.AfterFunc(h.linger, h.stopIfIdle)
+	}
+}
+
+// stopIfIdle stops the reader, forgetting what it read, if still no one watches, and waits for it.
+func (h *eventHub) stopIfIdle() {
+	h.mu.Lock()
 	var done chan struct{}
 	if len(h.subs) == 0 && h.stop != nil {
 		h.stop()
 		done = h.done
-		h.stop, h.done, h.recent = nil, nil, nil
+		h.stop, h.done, h.recent, h.idle = nil, nil, nil, nil
 		h.owners, h.learnt = map[string]string{}, nil
 	}
 	h.mu.Unlock()

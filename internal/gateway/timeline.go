@@ -21,6 +21,16 @@ const traceTimeout = 20 * time.Second
 // answers) with the trace id its events carry.
 type timelines struct {
 	src *EventSource
+	// reading holds a token per timeline being read: each reads the topic with its own client
+	// for up to traceTimeout, so a few at a time keep the gateway and Kafka safe from a flood.
+	reading chan struct{}
+}
+
+// concurrentTimelines is how many timelines one gateway reads at once; more get 429.
+const concurrentTimelines = 4
+
+func newTimelines(src *EventSource) timelines {
+	return timelines{src: src, reading: make(chan struct{}, concurrentTimelines)}
 }
 
 func (t timelines) serve(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -42,6 +52,13 @@ func (t timelines) serve(w http.ResponseWriter, r *http.Request, p auth.Principa
 			httpapi.WriteError(w, r, apperr.Errorf(apperr.Invalid, "since must be an RFC 3339 time, e.g. 2026-12-04T10:00:00Z"))
 			return
 		}
+	}
+	select {
+	case t.reading <- struct{}{}:
+		defer func() { <-t.reading }()
+	default:
+		httpapi.WriteError(w, r, httpapi.RetryAfter(apperr.Errorf(apperr.TooManyRequests, "too many timelines are being read; try again"), time.Second))
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), traceTimeout)
 	defer cancel()

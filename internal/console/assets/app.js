@@ -33,7 +33,15 @@ let teardown = null;
 function route(path) {
   const rest = path.startsWith(base) ? path.slice(base.length) || '/' : '/';
   const m = rest.match(/^\/orders\/([^/]+)\/?$/);
-  if (m) return {view: {title: 'Order', module: order, parent: '/orders'}, params: {id: decodeURIComponent(m[1])}};
+  if (m) {
+    let id;
+    try {
+      id = decodeURIComponent(m[1]);
+    } catch {
+      return {view: null, params: {}}; // a malformed link (/orders/%E0) is a page not found
+    }
+    return {view: {title: 'Order', module: order, parent: '/orders'}, params: {id}};
+  }
   const view = views.find((v) => v.path === rest.replace(/\/$/, '') || (v.path === '/' && rest === '/'));
   return {view: view || null, params: {}};
 }

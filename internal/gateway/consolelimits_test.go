@@ -1,0 +1,59 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/auth"
+)
+
+// Each timeline reads the topic with its own client: past concurrentTimelines at once, a
+// request is told to come back (429 with Retry-After) before anything is opened.
+func TestTimelinesReadAFewAtATime(t *testing.T) {
+	tl := newTimelines(&EventSource{Topic: "unreachable"}) // no brokers: reaching Kafka would be a 503
+	for range concurrentTimelines {
+		tl.reading <- struct{}{}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/console/api/orders/x/timeline", nil)
+	req.SetPathValue("id", "x")
+	rec := httptest.NewRecorder()
+	tl.serve(rec, req, auth.Principal{Role: auth.RoleAdmin})
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("timeline with every slot taken: %d (Retry-After %q), want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+// The hub keeps reading for a while after the last page left, so a page that reconnects finds
+// it running; then it stops.
+func TestEventHubLingersAfterTheLastPage(t *testing.T) {
+	h := newEventHub(EventSource{Topic: "unreachable"}) // no brokers: the reader retries meanwhile
+	admin := auth.Principal{Role: auth.RoleAdmin}
+	s, _ := h.subscribe(admin)
+	h.unsubscribe(s)
+	h.mu.Lock()
+	running := h.stop != nil
+	h.mu.Unlock()
+	if !running {
+		t.Fatal("the reader stopped as soon as the last page left")
+	}
+	s, _ = h.subscribe(admin) // a reconnect: the pending stop is called off
+	h.mu.Lock()
+	h.linger = 10 * time.Millisecond
+	h.mu.Unlock()
+	h.unsubscribe(s)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		stopped := h.stop == nil
+		h.mu.Unlock()
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reader never stopped after the last page left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
