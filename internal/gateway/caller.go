@@ -14,9 +14,9 @@ type callers struct {
 	verifier *auth.Verifier
 }
 
-// newCallers verifies tokens against the JWKS of the user function at userURL.
-func newCallers(userURL string) (*callers, error) {
-	v, err := auth.Config{JWKSURL: userURL + "/.well-known/jwks.json"}.Verifier()
+// newCallers verifies tokens with the keys keys names.
+func newCallers(keys auth.Config) (*callers, error) {
+	v, err := keys.Verifier()
 	if err != nil {
 		return nil, err
 	}

@@ -24,8 +24,8 @@ type console struct {
 	timelines timelines
 }
 
-func newConsole(userURL string, src *EventSource) (*console, error) {
-	c, err := newCallers(userURL)
+func newConsole(keys auth.Config, src *EventSource) (*console, error) {
+	c, err := newCallers(keys)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/auth"
+	"github.com/ordersaga/ordersaga/internal/auth/authtest"
 )
 
 // Each timeline reads the topic with its own client: past concurrentTimelines at once, a
@@ -55,5 +57,35 @@ func TestEventHubLingersAfterTheLastPage(t *testing.T) {
 			t.Fatal("the reader never stopped after the last page left")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// On a cluster the gateway verifies the console's callers as every function does: with
+// AUTH_PUBLIC_KEY set it needs no JWKS from the user function (here unreachable).
+func TestGatewayVerifiesConsoleCallersWithTheConfiguredKey(t *testing.T) {
+	keys := authtest.NewKeys(t)
+	for k, v := range map[string]string{
+		"USER_URL": "http://127.0.0.1:1", "ORDER_URL": "http://127.0.0.1:1", "INVENTORY_URL": "http://127.0.0.1:1",
+		"DEADLETTER_URL": "http://127.0.0.1:1", "AUTH_PUBLIC_KEY": keys.Config().PublicKey,
+	} {
+		t.Setenv(k, v)
+	}
+	f, err := New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	f.Routes(mux)
+	for token, want := range map[string]int{
+		keys.Token(t, "u1", auth.RoleAdmin): http.StatusServiceUnavailable, // verified; no Kafka configured
+		"not-a-token":                       http.StatusUnauthorized,
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/console/api/orders/x/timeline", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("timeline with token %.12s...: %d, want %d (%s)", token, rec.Code, want, rec.Body)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/httpapi"
 	"github.com/ordersaga/ordersaga/internal/kafka"
 	"github.com/ordersaga/ordersaga/internal/telemetry"
@@ -95,7 +96,7 @@ func Handler(urls map[string]string, source ...EventSource) (http.Handler, error
 	if len(source) == 1 {
 		src = &source[0]
 	}
-	f, err := open(urls, 0, src)
+	f, err := open(urls, 0, src, auth.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +126,9 @@ type Config struct {
 	Kafka kafka.Config `envconfig:"KAFKA"`
 	// ConsoleTopic is the broker's topic, which carries every event of the saga.
 	ConsoleTopic string `envconfig:"CONSOLE_TOPIC" default:"knative-broker-ordersaga-default"`
+	// The console verifies access tokens as every function does (AUTH_PUBLIC_KEY, AUTH_JWKS_URL);
+	// with neither set, against the JWKS of the user function at USER_URL.
+	auth.Config
 }
 
 // Function runs the gateway in the functions' shared runtime (probes, graceful shutdown). It is
@@ -152,12 +156,12 @@ func New(context.Context) (*Function, error) {
 		}
 		src = &EventSource{Kafka: cfg.Kafka, Topic: cfg.ConsoleTopic}
 	}
-	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL, "deadletter": cfg.DeadletterURL}, cfg.TrustedProxies, src)
+	return open(map[string]string{"user": cfg.UserURL, "order": cfg.OrderURL, "inventory": cfg.InventoryURL, "deadletter": cfg.DeadletterURL}, cfg.TrustedProxies, src, cfg.Config)
 }
 
 // open builds the gateway in front of urls (base URL by function name), its console reading
-// src (nil: none).
-func open(urls map[string]string, trustedProxies int, src *EventSource) (*Function, error) {
+// src (nil: none) and verifying callers as keys says (the user function's JWKS when empty).
+func open(urls map[string]string, trustedProxies int, src *EventSource, keys auth.Config) (*Function, error) {
 	routes, err := proxies(urls, trustedProxies)
 	if err != nil {
 		return nil, err
@@ -166,7 +170,10 @@ func open(urls map[string]string, trustedProxies int, src *EventSource) (*Functi
 	for _, fn := range Routes {
 		upstreams[fn] = urls[fn]
 	}
-	con, err := newConsole(strings.TrimSuffix(urls["user"], "/"), src)
+	if keys == (auth.Config{}) {
+		keys.JWKSURL = strings.TrimSuffix(urls["user"], "/") + "/.well-known/jwks.json"
+	}
+	con, err := newConsole(keys, src)
 	if err != nil {
 		return nil, err
 	}
