@@ -1,14 +1,18 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/ordersaga/ordersaga/internal/auth"
 	"github.com/ordersaga/ordersaga/internal/auth/authtest"
+	"github.com/ordersaga/ordersaga/internal/kafka"
 )
 
 // Each timeline reads the topic with its own client: past concurrentTimelines at once, a
@@ -88,4 +92,37 @@ func TestGatewayVerifiesConsoleCallersWithTheConfiguredKey(t *testing.T) {
 			t.Errorf("timeline with token %.12s...: %d, want %d (%s)", token, rec.Code, want, rec.Body)
 		}
 	}
+}
+
+// A page is told when the gateway cannot read the broker topic (here: it does not exist), so a
+// flow that is cut off does not pass for a quiet one.
+func TestEventStreamSaysWhenTheTopicCannotBeRead(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	saved := keepAlive
+	keepAlive = 20 * time.Millisecond
+	defer func() { keepAlive = saved }()
+	h := newEventHub(EventSource{Kafka: kafka.Config{Brokers: cluster.ListenAddrs()}, Topic: "no-such-topic"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.serveEvents(w, r, auth.Principal{Role: auth.RoleAdmin}, func(*http.Request) error { return nil })
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() {
+		if lines.Text() == "event: unavailable" {
+			return
+		}
+	}
+	t.Fatalf("the stream never said the topic is unavailable (%v)", lines.Err())
 }

@@ -75,8 +75,11 @@ type eventHub struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 	recent []flowEvent
-	owners map[string]string
-	learnt []string // owners' keys, oldest first, to forget the oldest
+	// readErr is why the reader last failed, nil once it reads again: pages are told, so a cut
+	// off flow does not pass for a quiet one.
+	readErr error
+	owners  map[string]string
+	learnt  []string // owners' keys, oldest first, to forget the oldest
 }
 
 type subscriber struct {
@@ -158,6 +161,7 @@ func (h *eventHub) run(ctx context.Context, done chan struct{}) {
 		if ctx.Err() != nil {
 			return
 		}
+		h.setReadErr(err)
 		slog.Warn("console: reading the broker topic failed; retrying", "topic", h.src.Topic, "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
@@ -185,6 +189,7 @@ func (h *eventHub) read(ctx context.Context) error {
 	if err := r.SeekTime(ctx, from); err != nil {
 		return err
 	}
+	h.setReadErr(nil)
 	seen := map[string]bool{} // across a reconnect's overlap
 	h.mu.Lock()
 	for _, ev := range h.recent {
@@ -207,6 +212,23 @@ func (h *eventHub) read(ctx context.Context) error {
 		h.publish(ctx, ev, e.UserID())
 		return true
 	})
+}
+
+func (h *eventHub) setReadErr(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.readErr = err
+}
+
+// state is the stream's condition as pages are told it: live, or unavailable while the topic
+// cannot be read.
+func (h *eventHub) state() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.readErr != nil {
+		return "unavailable"
+	}
+	return "live"
 }
 
 // publish learns the event's owner, keeps it for later subscribers and hands it to every
@@ -247,7 +269,8 @@ func (h *eventHub) publish(ctx context.Context, ev flowEvent, user string) {
 
 // serveEvents is GET /console/api/events: server-sent events, one `saga` message per saga
 // event the caller may see (the last minutes first), a `live` message once the backlog is
-// sent, and a comment every keepAlive so that proxies keep the connection open. The caller's
+// sent (`unavailable` instead, and at a later keep-alive, while the topic cannot be read; `live`
+// again once it can), and a comment every keepAlive so that proxies keep the connection open. The caller's
 // token is checked again at every keep-alive (reauth): once it has expired (or its keys are gone)
 // the stream ends with an `expired` message, so an open page does not outlive its sign-in.
 func (h *eventHub) serveEvents(w http.ResponseWriter, r *http.Request, p auth.Principal, reauth func(*http.Request) error) {
@@ -271,7 +294,8 @@ func (h *eventHub) serveEvents(w http.ResponseWriter, r *http.Request, p auth.Pr
 			return
 		}
 	}
-	fmt.Fprint(w, "event: live\ndata: {}\n\n")
+	told := h.state()
+	fmt.Fprintf(w, "event: %s\ndata: {}\n\n", told)
 	if rc.Flush() != nil {
 		return
 	}
@@ -293,7 +317,12 @@ func (h *eventHub) serveEvents(w http.ResponseWriter, r *http.Request, p auth.Pr
 				_ = rc.Flush()
 				return
 			}
-			fmt.Fprint(w, ": keep-alive\n\n")
+			if now := h.state(); now != told {
+				told = now
+				fmt.Fprintf(w, "event: %s\ndata: {}\n\n", told)
+			} else {
+				fmt.Fprint(w, ": keep-alive\n\n")
+			}
 		}
 		if rc.Flush() != nil {
 			return

@@ -20,7 +20,7 @@ export function render(main) {
   const draw = () => {
     pending = false;
     const c = stream.connection();
-    state.textContent = {live: '● live', connecting: 'connecting…', reconnecting: 'reconnecting…', closed: 'disconnected', expired: 'sign-in expired'}[c] || c;
+    state.textContent = {live: '● live', connecting: 'connecting…', reconnecting: 'reconnecting…', closed: 'disconnected', expired: 'sign-in expired', unavailable: 'broker topic unreachable'}[c] || c;
     state.className = `conn ${c}`;
     const want = typeFilter.value.trim().toUpperCase();
     // Newest first by the events' own time: the topic's partitions arrive interleaved.

@@ -34,6 +34,11 @@ export function start() {
     state = 'live';
     notify(null);
   });
+  // The gateway cannot read the broker topic right now: the flow is not quiet, it is cut off.
+  source.addEventListener('unavailable', () => {
+    state = 'unavailable';
+    notify(null);
+  });
   // The gateway ends the stream when the sign-in has expired: no reconnecting then.
   source.addEventListener('expired', () => {
     source.close();
