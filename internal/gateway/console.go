@@ -24,12 +24,12 @@ type console struct {
 	timelines timelines
 }
 
-func newConsole(keys auth.Config, src *EventSource) (*console, error) {
+func newConsole(keys auth.Config, src *EventSource, orderURL string) (*console, error) {
 	c, err := newCallers(keys)
 	if err != nil {
 		return nil, err
 	}
-	con := &console{callers: c, timelines: newTimelines(src)}
+	con := &console{callers: c, timelines: newTimelines(src, orderURL)}
 	if src != nil {
 		con.events = newEventHub(*src)
 	}

@@ -53,15 +53,34 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 		_ = json.NewEncoder(w).Encode(auth.JWKSet{Keys: []auth.JWK{auth.PublicJWK(keys.Public)}})
 	}))
 	t.Cleanup(user.Close)
-	h, err := gateway.Handler(map[string]string{"user": user.URL, "order": backend(t, "order"), "inventory": backend(t, "inventory"),
+	// The order function as the console asks it: GET /orders/{id}, the owner's or an admin's.
+	f := &consoleFixture{keys: keys, producer: producer, topic: topic,
+		alice: uuid.NewString(), bob: uuid.NewString(), aliceOrder: uuid.NewString(), bobOrder: uuid.NewString()}
+	owners := map[string]string{f.aliceOrder: f.alice, f.bobOrder: f.bob}
+	placed := time.Now().UTC()
+	order := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := keys.Verifier().Authenticate(r)
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		id := strings.TrimPrefix(r.URL.Path, "/orders/")
+		owner, ok := owners[id]
+		if !ok || (owner != p.UserID && !p.IsAdmin()) {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "user_id": owner, "created_at": placed})
+	}))
+	t.Cleanup(order.Close)
+	h, err := gateway.Handler(map[string]string{"user": user.URL, "order": order.URL, "inventory": backend(t, "inventory"),
 		"deadletter": backend(t, "deadletter")}, gateway.EventSource{Kafka: kafka.Config{Brokers: cluster.ListenAddrs()}, Topic: topic})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	f := &consoleFixture{url: srv.URL, keys: keys, producer: producer, topic: topic,
-		alice: uuid.NewString(), bob: uuid.NewString(), aliceOrder: uuid.NewString(), bobOrder: uuid.NewString()}
+	f.url = srv.URL
 	f.requested(t, f.aliceOrder, f.alice)
 	f.requested(t, f.bobOrder, f.bob)
 	f.reserved(t, f.aliceOrder, f.alice)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -18,7 +19,11 @@ import (
 // Each timeline reads the topic with its own client: past concurrentTimelines at once, a
 // request is told to come back (429 with Retry-After) before anything is opened.
 func TestTimelinesReadAFewAtATime(t *testing.T) {
-	tl := newTimelines(&EventSource{Topic: "unreachable"}) // no brokers: reaching Kafka would be a 503
+	orders := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"id":"x","created_at":"2026-12-04T10:00:00Z"}`)
+	}))
+	defer orders.Close()
+	tl := newTimelines(&EventSource{Topic: "unreachable"}, orders.URL) // no brokers: reaching Kafka would be a 503
 	for range concurrentTimelines {
 		tl.reading <- struct{}{}
 	}

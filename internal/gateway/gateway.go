@@ -173,7 +173,7 @@ func open(urls map[string]string, trustedProxies int, src *EventSource, keys aut
 	if keys == (auth.Config{}) {
 		keys.JWKSURL = strings.TrimSuffix(urls["user"], "/") + "/.well-known/jwks.json"
 	}
-	con, err := newConsole(keys, src)
+	con, err := newConsole(keys, src, urls["order"])
 	if err != nil {
 		return nil, err
 	}
