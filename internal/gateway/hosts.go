@@ -21,14 +21,16 @@ func LocalHandler(urls map[string]string, listenAddr string, source ...EventSour
 	if err != nil {
 		return nil, err
 	}
+	return LocalHostsOnly(h, listenAddr), nil
+}
+
+// LocalHostsOnly is LocalHandler's Host check around any handler served on listenAddr (the
+// local stack's own paths beside the gateway's).
+func LocalHostsOnly(next http.Handler, listenAddr string) http.Handler {
 	listenHost, _, err := net.SplitHostPort(listenAddr)
 	if err != nil {
 		listenHost = listenAddr
 	}
-	return localHostsOnly(h, listenHost), nil
-}
-
-func localHostsOnly(next http.Handler, listenHost string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isLocalHost(r.Host, listenHost) {
 			httpapi.WriteError(w, r, apperr.Errorf(apperr.Invalid, "Host %q is not served here: use localhost or an IP address", r.Host))

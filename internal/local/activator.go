@@ -1,7 +1,9 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -37,13 +39,36 @@ func newActivator(name string, capacity int64, wake func()) *activator {
 	return &activator{name: name, capacity: capacity, wake: wake, changed: make(chan struct{}), metrics: newRequestMetrics()}
 }
 
+// activationTimeout bounds how long a request waits for an instance (a cold start, or room on a
+// full one) before it gets 503, which a Trigger retries: a function that cannot start (it
+// crashes at once) must not hold its callers, and count as their load, for ever. Knative's
+// activator bounds the wait likewise, by the revision's timeout.
+const activationTimeout = 30 * time.Second
+
+// maxHeldBody is the largest request body the activator holds while the request waits: far
+// above what the gateway (64 KiB) and the broker ingress let through.
+const maxHeldBody = 8 << 20
+
 func (a *activator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	started := a.metrics.begin()
 	defer func() { a.metrics.end(started) }()
-	in, err := a.pick(r.Context())
+	// The body is read before waiting: Go's server sees a client leave only once the body has
+	// been read, so a held POST (every event delivery) would otherwise wait on for a caller long
+	// gone, and count as load.
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHeldBody))
+		if err != nil {
+			httpapi.WriteJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "request body unreadable or over 8 MiB"})
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), activationTimeout)
+	in, err := a.pick(ctx)
+	cancel()
 	if err != nil {
-		// The client gave up (or the stack stops) while the request waited for a cold start or
-		// for room on a full instance.
+		// The client gave up, or no instance was free within activationTimeout.
+		w.Header().Set("Retry-After", "1")
 		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": a.name + " had no instance free in time"})
 		return
 	}

@@ -293,12 +293,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 
 	// The console reads the broker topic as its own read-only principal.
-	gw, err := gateway.LocalHandler(urls, cfg.GatewayAddr, gateway.EventSource{Kafka: s.kafkaAs(principalConsole), Topic: s.Topic})
+	gw, err := gateway.Handler(urls, gateway.EventSource{Kafka: s.kafkaAs(principalConsole), Topic: s.Topic})
 	if err != nil {
 		return nil, err
 	}
 	s.GatewayURL = gatewayURL
-	s.serveOn(ctx, gatewayListener, s.withScaleStatus(gw))
+	// The Host check (DNS rebinding) covers the stack's own paths beside the gateway's too.
+	s.serveOn(ctx, gatewayListener, gateway.LocalHostsOnly(s.withScaleStatus(gw), cfg.GatewayAddr))
 	if metricsListener != nil {
 		s.MetricsURL = metricsURL
 		s.serveOn(ctx, metricsListener, metricsHandler(s.scrapeTargets))
