@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -78,25 +79,12 @@ func (f *scaledFunction) status() client.FunctionScale {
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // triggerLags is each Trigger's consumer-group lag on the broker topic (-1 when Kafka does not
-// answer).
+// answer). One admin client serves every call, and an answer is reused for lagFresh: the bench
+// and `ordersctl top --watch` ask several times a second, and each answer costs Kafka a
+// describe and an offset fetch per group.
 func (s *Stack) triggerLags(ctx context.Context) []client.TriggerLag {
+	byGroup := s.groupLags(ctx)
 	lags := make([]client.TriggerLag, 0, len(s.triggerGroups))
-	byGroup := map[string]int64{}
-	groups := make([]string, 0, len(s.triggerGroups))
-	for _, g := range s.triggerGroups {
-		groups = append(groups, g.group)
-	}
-	if cl, err := s.kafkaAs(principalBroker).NewClient(); err == nil {
-		adm := kadm.NewClient(cl)
-		if described, err := adm.Lag(ctx, groups...); err == nil {
-			for group, l := range described {
-				if l.Error() == nil {
-					byGroup[group] = l.Lag.Total()
-				}
-			}
-		}
-		cl.Close()
-	}
 	for _, g := range s.triggerGroups {
 		lag, ok := byGroup[g.group]
 		if !ok {
@@ -105,4 +93,57 @@ func (s *Stack) triggerLags(ctx context.Context) []client.TriggerLag {
 		lags = append(lags, client.TriggerLag{Name: g.trigger, Subscriber: g.subscriber, Lag: lag})
 	}
 	return lags
+}
+
+// lagFresh is how long a lag answer is reused.
+const lagFresh = time.Second
+
+// lagCache is the Trigger groups' last lag answer and the admin client that got it.
+type lagCache struct {
+	mu      sync.Mutex
+	admin   *kadm.Client
+	at      time.Time
+	byGroup map[string]int64
+}
+
+func (s *Stack) groupLags(ctx context.Context) map[string]int64 {
+	c := &s.lags
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) < lagFresh {
+		return c.byGroup
+	}
+	if c.admin == nil {
+		cl, err := s.kafkaAs(principalBroker).NewClient()
+		if err != nil {
+			return nil
+		}
+		c.admin = kadm.NewClient(cl)
+	}
+	groups := make([]string, 0, len(s.triggerGroups))
+	for _, g := range s.triggerGroups {
+		groups = append(groups, g.group)
+	}
+	described, err := c.admin.Lag(ctx, groups...)
+	if err != nil {
+		return nil // not kept: the next call asks again
+	}
+	c.byGroup = map[string]int64{}
+	for group, l := range described {
+		if l.Error() == nil {
+			c.byGroup[group] = l.Lag.Total()
+		}
+	}
+	c.at = time.Now()
+	return c.byGroup
+}
+
+// close closes the admin client, once the stack stops.
+func (c *lagCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.admin != nil {
+		c.admin.Close()
+		c.admin = nil
+	}
 }

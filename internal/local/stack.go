@@ -95,7 +95,8 @@ type Stack struct {
 	procs         map[string]*process        // with scaling off: one process per function
 	scaled        map[string]*scaledFunction // with scaling on
 	triggerGroups []triggerGroupName         // for the Triggers' lag
-	issuer        *eventauth.Issuer          // the stack's sender-token issuer
+	lags          lagCache
+	issuer        *eventauth.Issuer // the stack's sender-token issuer
 	cancel        context.CancelFunc
 	wg            sync.WaitGroup
 	cleanup       []func()
@@ -339,6 +340,7 @@ func (s *Stack) Wait(ctx context.Context) error {
 func (s *Stack) Stop() {
 	s.cancel()
 	s.wg.Wait()
+	s.lags.close() // before Kafka stops
 	for i := len(s.cleanup) - 1; i >= 0; i-- {
 		s.cleanup[i]()
 	}
