@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -34,8 +35,23 @@ type ScalingConfig struct {
 	StableWindow time.Duration `envconfig:"WINDOW"`
 	// ScaleToZeroGrace replaces Knative's scale-to-zero grace period (30 s).
 	ScaleToZeroGrace time.Duration `envconfig:"TO_ZERO_GRACE"`
-	// Target replaces every Service's target (requests in flight, or per second, per instance).
+	// Target replaces every Service's target as the decider uses it: requests in flight (or
+	// per second) per instance, after the target utilization (70 %) is applied.
 	Target float64 `envconfig:"TARGET"`
+}
+
+// validate reports an override that cannot mean anything, naming its variable. Zero keeps
+// Knative's value.
+func (c ScalingConfig) validate() error {
+	switch {
+	case c.StableWindow != 0 && c.StableWindow < time.Second:
+		return fmt.Errorf("ORDERSAGA_SCALE_WINDOW must be at least 1s (the autoscaler decides once a second), not %s", c.StableWindow)
+	case c.ScaleToZeroGrace < 0:
+		return fmt.Errorf("ORDERSAGA_SCALE_TO_ZERO_GRACE must not be negative, not %s", c.ScaleToZeroGrace)
+	case math.IsNaN(c.Target) || math.IsInf(c.Target, 0) || c.Target < 0:
+		return fmt.Errorf("ORDERSAGA_SCALE_TARGET must be a positive number, not %v", c.Target)
+	}
+	return nil
 }
 
 // quietLogger is the decider's logger: the stack logs the decisions itself (scaleTo).

@@ -119,6 +119,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Scaling != "" && cfg.Scaling != "on" && cfg.Scaling != "off" {
 		return nil, fmt.Errorf("ORDERSAGA_SCALING is on or off, not %q", cfg.Scaling)
 	}
+	if err := cfg.Scale.validate(); err != nil {
+		return nil, err
+	}
 	// The public addresses are taken first: a busy port is reported before anything is built, and
 	// no function process can be handed the port while the stack starts.
 	gatewayListener, gatewayURL, err := listen(cfg.GatewayAddr)
