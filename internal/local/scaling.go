@@ -62,8 +62,9 @@ var quietLogger = zap.NewNop().Sugar()
 // queue-proxy reports one a second; Knative's decider itself runs every 2 s).
 const scaleTick = time.Second
 
-// instanceDBConns is each scaled instance's PostgreSQL pool: ten functions of up to ten
-// instances must fit in the server's connections.
+// instanceDBConns is each scaled instance's PostgreSQL pool: six functions of up to 37
+// instances in all (max-scale), plus instances draining while new ones start, must fit in the
+// server's connections (100 by default).
 const instanceDBConns = 2
 
 // drainLimit bounds a draining instance's wait for its requests: the Services' timeoutSeconds.
@@ -129,7 +130,7 @@ func newScaledFunction(name, bin string, spec scaleSpec) *scaledFunction {
 	f := &scaledFunction{name: name, bin: bin, spec: spec, wakec: make(chan struct{}, 1)}
 	f.act = newActivator(name, spec.ContainerConcurrency, f.wake)
 	f.windows = newMetricWindows(spec)
-	f.decider = scaling.New(attribute.NewSet(), noop.NewMeterProvider(), "ordersaga", name, f.windows, readyCounter{f}, &spec.Decider)
+	f.decider = scaling.New(attribute.NewSet(), noop.NewMeterProvider(), "ordersaga", name, f.windows, readyCounter{f}, &f.spec.Decider)
 	return f
 }
 
@@ -363,10 +364,12 @@ func (f *scaledFunction) signal(sig os.Signal) error {
 type readyCounter struct{ f *scaledFunction }
 
 func (c readyCounter) ReadyCount() (int, error) { return c.f.readyCount(), nil }
+// NotReadyCount is the instances starting or draining.
 func (c readyCounter) NotReadyCount() (int, error) {
+	ready := c.f.readyCount()
 	c.f.mu.Lock()
 	defer c.f.mu.Unlock()
-	return len(c.f.live) + c.f.draining, nil
+	return max(0, len(c.f.live)-ready) + c.f.draining, nil
 }
 
 // metricWindows is the metric client the decider reads: the activator's samples averaged over
