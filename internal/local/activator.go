@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,9 @@ type activator struct {
 	// wake asks the scaler for an instance now: a request is waiting and none is ready.
 	wake func()
 
+	stopped  chan struct{} // closed when the function stops scaling (the stack stops)
+	stopOnce sync.Once
+
 	mu        sync.Mutex
 	instances []*instance     // ready ones receive requests; see instance.state
 	changed   chan struct{}   // closed and replaced when an instance becomes ready or has room again
@@ -36,8 +40,15 @@ type activator struct {
 }
 
 func newActivator(name string, capacity int64, wake func()) *activator {
-	return &activator{name: name, capacity: capacity, wake: wake, changed: make(chan struct{}), metrics: newRequestMetrics()}
+	return &activator{name: name, capacity: capacity, wake: wake, changed: make(chan struct{}), metrics: newRequestMetrics(),
+		stopped: make(chan struct{})}
 }
+
+// stop releases every waiting request, and any later one, with 503.
+func (a *activator) stop() { a.stopOnce.Do(func() { close(a.stopped) }) }
+
+// errStopped is pick's answer once the function no longer scales (the stack stops).
+var errStopped = errors.New("the function has stopped")
 
 // activationTimeout bounds how long a request waits for an instance (a cold start, or room on a
 // full one) before it gets 503, which a Trigger retries: a function that cannot start (it
@@ -67,7 +78,7 @@ func (a *activator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in, err := a.pick(ctx)
 	cancel()
 	if err != nil {
-		// The client gave up, or no instance was free within activationTimeout.
+		// The client gave up, no instance was free within activationTimeout, or the stack stops.
 		w.Header().Set("Retry-After", "1")
 		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": a.name + " had no instance free in time"})
 		return
@@ -101,6 +112,8 @@ func (a *activator) pick(ctx context.Context) (*instance, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-a.stopped:
+			return nil, errStopped
 		case <-changed:
 		}
 	}

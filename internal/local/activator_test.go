@@ -33,3 +33,28 @@ func TestHeldRequestsEndWhenTheirCallerLeaves(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// When the stack stops, a request still waiting for an instance gets 503 at once rather than
+// holding the stack's shutdown until it times out.
+func TestStoppedActivatorReleasesWaitingRequests(t *testing.T) {
+	a := newActivator("nobody", 10, func() {})
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	status := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	for a.metrics.current() == 0 { // the request is waiting
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.stop()
+	if got := <-status; got != http.StatusServiceUnavailable {
+		t.Fatalf("a waiting request after stop: %d, want 503", got)
+	}
+}

@@ -145,6 +145,7 @@ func (f *scaledFunction) wake() {
 // run scales f until ctx ends, then waits for its instances to stop.
 func (f *scaledFunction) run(ctx context.Context) error {
 	defer f.wg.Wait()
+	defer f.act.stop() // requests still waiting get 503 at once: no instance will come
 	initial := max(f.spec.Decider.InitialScale, f.spec.Min)
 	if f.spec.Max > 0 {
 		initial = min(initial, f.spec.Max)
@@ -364,6 +365,7 @@ func (f *scaledFunction) signal(sig os.Signal) error {
 type readyCounter struct{ f *scaledFunction }
 
 func (c readyCounter) ReadyCount() (int, error) { return c.f.readyCount(), nil }
+
 // NotReadyCount is the instances starting or draining.
 func (c readyCounter) NotReadyCount() (int, error) {
 	ready := c.f.readyCount()
