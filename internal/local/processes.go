@@ -29,6 +29,9 @@ type process struct {
 	socket *os.File // the listening socket, kept open by the stack
 	env    []string
 	log    io.Writer // where its output goes; os.Stderr when nil
+	// restarted, when set, is called as the supervisor starts the process again after it
+	// exited on its own (a crash): a scaled instance is then not ready until it says so again.
+	restarted func()
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -68,6 +71,9 @@ func (p *process) supervise(ctx context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		logf("%s exited (%v); restarting", p.name, err)
+		if p.restarted != nil {
+			p.restarted()
+		}
 		if time.Since(started) > 10*time.Second {
 			backoff = 200 * time.Millisecond
 		}

@@ -250,6 +250,18 @@ func (f *scaledFunction) startInstance(ctx context.Context) error {
 	p.env, p.log = slices.Clip(f.env), f.log
 	ictx, stop := context.WithCancel(ctx)
 	in := &instance{proc: p, proxy: newInstanceProxy(f.name, p.url()), started: time.Now(), stop: stop, exited: make(chan struct{})}
+	// A crashed instance gets no requests until its restart is ready again, as Knative takes a
+	// pod out of its endpoints while its readiness probe fails.
+	p.restarted = func() {
+		if in.state.CompareAndSwap(instanceReady, instanceStarting) {
+			go func() {
+				if p.waitReady(ictx) == nil && in.state.CompareAndSwap(instanceStarting, instanceReady) {
+					slog.Info("scale: instance ready again after a restart", "function", f.name, "instance", p.name)
+					f.act.notify()
+				}
+			}()
+		}
+	}
 	f.mu.Lock()
 	if len(f.live) == 0 {
 		f.activeSince = time.Now()
