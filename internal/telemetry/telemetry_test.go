@@ -409,3 +409,24 @@ func TestHTTPCountsInventedMethodsAsOther(t *testing.T) {
 		}
 	}
 }
+
+// With nothing to export, each hop still has a trace id and passes it on: an event with no
+// traceparent starts a trace, and its reply continues it (the console and ordersctl show it).
+func TestTraceContextPassesOnWithoutExport(t *testing.T) {
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"} {
+		t.Setenv(k, "")
+	}
+	previous := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(previous) })
+	if _, err := StartTracing("payment"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, hop := StartEvent(context.Background(), newEvent(t, "no-parent"), http.Header{})
+	reply := newEvent(t, "reply")
+	SetTraceParent(ctx, &reply)
+	hop.End(&reply, http.StatusOK, nil)
+	tp, _ := reply.Extensions()[TraceParentExtension].(string)
+	if len(tp) != 55 || !strings.HasPrefix(tp, "00-") || strings.HasPrefix(tp, "00-00000000000000000000000000000000") {
+		t.Fatalf("reply traceparent %q, want a trace id passed on", tp)
+	}
+}
