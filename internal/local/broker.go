@@ -261,7 +261,24 @@ func (d *TriggerDispatcher) Run(ctx context.Context) (err error) {
 		case <-ctx.Done():
 			return nil
 		}
-		records := feed.take(ctx, 1+cap(slots)-len(slots))
+		// Ordered, a partition whose event waits out its back-off keeps what is behind it in
+		// its lane: past perPartitionWaiting, the rest of it stays in the feed, so it never
+		// takes every slot and with them the Trigger's other partitions.
+		var admit func(partition int32) bool
+		if ordered {
+			taking, refused := map[int32]int{}, map[int32]bool{}
+			admit = func(p int32) bool {
+				// Once a partition's record is refused, so are its later ones in this take:
+				// taking a later one (its lane drained meanwhile) would break its order.
+				if refused[p] || perPartition.waiting(strconv.Itoa(int(p)))+taking[p] >= perPartitionWaiting {
+					refused[p] = true
+					return false
+				}
+				taking[p]++
+				return true
+			}
+		}
+		records := feed.take(ctx, 1+cap(slots)-len(slots), admit)
 		if len(records) == 0 {
 			return nil // ctx ended
 		}
@@ -282,6 +299,9 @@ func (d *TriggerDispatcher) Run(ctx context.Context) (err error) {
 					feed.finished(r) // cut off by shutdown otherwise: never committed past
 				}
 				<-slots
+				if ordered {
+					feed.signal() // its partition may take more again
+				}
 			}
 			if ordered {
 				perPartition.run(strconv.Itoa(int(r.Partition)), work)
@@ -307,10 +327,13 @@ func (d *TriggerDispatcher) readFrom(reader *topicReader) *triggerFeed {
 
 // defaultMaxInFlight bounds the events one Trigger has taken and not yet finished: a burst
 // reaches the subscriber with up to this many concurrent requests (unordered). In ordered
-// delivery the events queued behind each partition's current one count too, so a partition
-// whose event waits out a long back-off can hold this many and with them the Trigger's other
-// partitions (no Trigger of triggers/ is ordered).
+// delivery the events waiting behind each partition's current one count too, at most
+// perPartitionWaiting per partition.
 const defaultMaxInFlight = 256
+
+// perPartitionWaiting is how many events an ordered Trigger takes behind a partition's current
+// one; the rest of that partition waits in the feed.
+const perPartitionWaiting = 32
 
 // Delivery orders, as the Kafka broker's kafka.eventing.knative.dev/delivery.order annotation
 // names them: ordered keeps each partition's events in sequence, one at a time; unordered

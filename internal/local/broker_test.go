@@ -863,3 +863,76 @@ func TestDispatcherDeliversOtherOrdersWhileOneWaitsOutItsBackoff(t *testing.T) {
 		})
 	}
 }
+
+// Ordered, a partition whose first event waits out its back-off keeps only a few of the events
+// behind it taken: the rest wait in the feed, so the Trigger's slots stay free for its other
+// partitions, which go on being delivered (as on a cluster, where each partition is its own).
+func TestOrderedDeliveryOfOnePartitionInBackoffHoldsUpNoOther(t *testing.T) {
+	brokers := kafkaCluster(t, 2, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	release := make(chan struct{})
+	sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
+		if e.Subject() == "p0-stuck" {
+			select {
+			case <-release:
+			default:
+				w.WriteHeader(http.StatusServiceUnavailable) // retried with back-off
+				return
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	const delivery = `  delivery:
+    retry: 1000
+    backoffPolicy: linear
+    backoffDelay: PT0.1S
+`
+	tr := trigger(t, "ordered-backoff", "test.step", sub.URL(), delivery)
+	tr.Annotations = map[string]string{deliveryOrderAnnotation: orderedDelivery}
+	d := dispatcher(t, tr, sub.URL(), reply, brokers)
+	d.MaxInFlight = 2 * perPartitionWaiting // fewer slots than partition 0 has events
+	p := kafkaClient(t, brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var records []*kgo.Record
+	for seq := range 3 * perPartitionWaiting {
+		key := fmt.Sprintf("p0-%d", seq)
+		if seq == 0 {
+			key = "p0-stuck"
+		}
+		r, err := kafka.Record(testTopic, testEvent(t, "test.step", key, seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, r)
+	}
+	if err := p.ProduceSync(context.Background(), records...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	if e := sub.next(t); e.Subject() != "p0-stuck" {
+		t.Fatalf("first delivery was %s", e.Subject())
+	}
+	const others = 5
+	for seq := range others {
+		r, err := kafka.Record(testTopic, testEvent(t, "test.step", fmt.Sprintf("p1-%d", seq), seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Partition = 1
+		if err := p.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delivered := map[string]bool{}
+	deadline := time.After(waitLimit)
+	for len(delivered) < others {
+		select {
+		case e := <-sub.arrived:
+			if strings.HasPrefix(e.Subject(), "p1-") {
+				delivered[e.Subject()] = true
+			}
+		case <-deadline:
+			t.Fatalf("only %d of %d events of partition 1 were delivered while partition 0 waited out its back-off", len(delivered), others)
+		}
+	}
+	close(release)
+}

@@ -89,6 +89,13 @@ func (l *lanes) run(key string, work func()) {
 	}
 }
 
+// waiting is how many of key's works wait behind the one running.
+func (l *lanes) waiting(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queues[key])
+}
+
 func (l *lanes) drain(key string) {
 	for {
 		l.mu.Lock()

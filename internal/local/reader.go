@@ -281,20 +281,36 @@ func (f *triggerFeed) backlog() int {
 	return len(f.queue)
 }
 
-// take returns up to max queued records, waiting for at least one until ctx ends.
-func (f *triggerFeed) take(ctx context.Context, max int) []*kgo.Record {
+// take returns up to max queued records, waiting for at least one until ctx ends. admit, when
+// set, is asked for each record in turn whether to take it: records it refuses stay queued, in
+// order (an ordered Trigger's partition that already has enough waiting).
+func (f *triggerFeed) take(ctx context.Context, max int, admit func(partition int32) bool) []*kgo.Record {
 	for {
 		f.mu.Lock()
-		if n := min(max, len(f.queue)); n > 0 {
-			out := f.queue[:n:n]
-			f.queue = f.queue[n:]
-			if len(f.queue) == 0 {
-				f.queue = nil // let the backing array go
+		var out []*kgo.Record
+		if admit == nil {
+			if n := min(max, len(f.queue)); n > 0 {
+				out = f.queue[:n:n]
+				f.queue = f.queue[n:]
 			}
-			f.mu.Unlock()
-			return out
+		} else if len(f.queue) > 0 {
+			kept := f.queue[:0:0]
+			for _, r := range f.queue {
+				if len(out) < max && admit(r.Partition) {
+					out = append(out, r)
+				} else {
+					kept = append(kept, r)
+				}
+			}
+			f.queue = kept
+		}
+		if len(f.queue) == 0 {
+			f.queue = nil // let the backing array go
 		}
 		f.mu.Unlock()
+		if len(out) > 0 {
+			return out
+		}
 		select {
 		case <-f.ready:
 		case <-ctx.Done():
