@@ -240,6 +240,29 @@ func findOnTopic(t *testing.T, brokers []string, topic string, match func(cloude
 	}
 }
 
+// longBackoffDelivery retries an event for as long as a test holds it back.
+const longBackoffDelivery = `  delivery:
+    retry: 1000
+    backoffPolicy: linear
+    backoffDelay: PT0.1S
+`
+
+// stuckSubscriber answers 503 (retried with back-off) to the event with subject stuck until
+// release is closed, and 200 to every other.
+func stuckSubscriber(t *testing.T, stuck string, release <-chan struct{}) *recorder {
+	return newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
+		if e.Subject() == stuck {
+			select {
+			case <-release:
+			default:
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
 const retryDelivery = `  delivery:
     retry: 3
     backoffPolicy: linear
@@ -799,68 +822,48 @@ func TestIngressRefusesEventsNoSubscriberCouldTake(t *testing.T) {
 // offset stays below the waiting event until it is delivered. (In ordered delivery they wait:
 // TestOrderedDeliveryIsOneEventAtATimePerPartition.)
 func TestDispatcherDeliversOtherOrdersWhileOneWaitsOutItsBackoff(t *testing.T) {
-	for _, order := range []string{unorderedDelivery} {
-		t.Run(order, func(t *testing.T) {
-			brokers := kafkaCluster(t, 1, testTopic)
-			reply := ingress(t, brokers, testTopic)
-			release := make(chan struct{})
-			sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
-				if e.Subject() == "stuck" {
-					select {
-					case <-release:
-						w.WriteHeader(http.StatusOK)
-					default:
-						w.WriteHeader(http.StatusServiceUnavailable) // retried with back-off
-					}
-					return
-				}
-				w.WriteHeader(http.StatusOK)
-			})
-			const delivery = `  delivery:
-    retry: 1000
-    backoffPolicy: linear
-    backoffDelay: PT0.1S
-`
-			tr := trigger(t, "backoff-"+order, "test.step", sub.URL(), delivery)
-			tr.Annotations = map[string]string{deliveryOrderAnnotation: order}
-			p := kafkaClient(t, brokers)
-			produce(t, p, testTopic, testEvent(t, "test.step", "stuck", 0))
-			run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
-			if e := sub.next(t); e.Subject() != "stuck" {
-				t.Fatalf("first delivery was %s", e.Subject())
-			}
-			// Produced while the stuck one waits out its back-off: a later fetch than its own.
-			var others []cloudevents.Event
-			for i := range 5 {
-				others = append(others, testEvent(t, "test.step", fmt.Sprintf("other-%d", i), 0))
-			}
-			produce(t, p, testTopic, others...)
+	brokers := kafkaCluster(t, 1, testTopic)
+	reply := ingress(t, brokers, testTopic)
+	release := make(chan struct{})
+	sub := stuckSubscriber(t, "stuck", release)
+	tr := trigger(t, "backoff", "test.step", sub.URL(), longBackoffDelivery)
+	tr.Annotations = map[string]string{deliveryOrderAnnotation: unorderedDelivery}
+	p := kafkaClient(t, brokers)
+	produce(t, p, testTopic, testEvent(t, "test.step", "stuck", 0))
+	run(t, dispatcher(t, tr, sub.URL(), reply, brokers))
+	if e := sub.next(t); e.Subject() != "stuck" {
+		t.Fatalf("first delivery was %s", e.Subject())
+	}
+	// Produced while the stuck one waits out its back-off: a later fetch than its own.
+	var others []cloudevents.Event
+	for i := range 5 {
+		others = append(others, testEvent(t, "test.step", fmt.Sprintf("other-%d", i), 0))
+	}
+	produce(t, p, testTopic, others...)
 
-			delivered := map[string]bool{}
-			deadline := time.After(waitLimit)
-			for len(delivered) < len(others) {
-				select {
-				case e := <-sub.arrived:
-					if e.Subject() != "stuck" {
-						delivered[e.Subject()] = true
-					}
-				case <-deadline:
-					t.Fatalf("only %d of %d other orders were delivered while one waited out its back-off", len(delivered), len(others))
-				}
+	delivered := map[string]bool{}
+	deadline := time.After(waitLimit)
+	for len(delivered) < len(others) {
+		select {
+		case e := <-sub.arrived:
+			if e.Subject() != "stuck" {
+				delivered[e.Subject()] = true
 			}
-			group := "knative-trigger-ordersaga-" + tr.Name
-			admin := kafkaClient(t, brokers)
-			time.Sleep(time.Second) // let a wrong commit, if any, happen (autocommit runs every 0.5 s)
-			if off := committed(t, admin, group, testTopic); off > 0 {
-				t.Errorf("committed offset %d while the event at offset 0 is still being retried", off)
-			}
-			close(release)
-			for deadline := time.Now().Add(waitLimit); committed(t, admin, group, testTopic) < 6; time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("offsets not committed after the stuck event was delivered: %d", committed(t, admin, group, testTopic))
-				}
-			}
-		})
+		case <-deadline:
+			t.Fatalf("only %d of %d other orders were delivered while one waited out its back-off", len(delivered), len(others))
+		}
+	}
+	group := "knative-trigger-ordersaga-" + tr.Name
+	admin := kafkaClient(t, brokers)
+	time.Sleep(time.Second) // let a wrong commit, if any, happen (autocommit runs every 0.5 s)
+	if off := committed(t, admin, group, testTopic); off > 0 {
+		t.Errorf("committed offset %d while the event at offset 0 is still being retried", off)
+	}
+	close(release)
+	for deadline := time.Now().Add(waitLimit); committed(t, admin, group, testTopic) < 6; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("offsets not committed after the stuck event was delivered: %d", committed(t, admin, group, testTopic))
+		}
 	}
 }
 
@@ -871,23 +874,8 @@ func TestOrderedDeliveryOfOnePartitionInBackoffHoldsUpNoOther(t *testing.T) {
 	brokers := kafkaCluster(t, 2, testTopic)
 	reply := ingress(t, brokers, testTopic)
 	release := make(chan struct{})
-	sub := newRecorder(t, func(_ int, e cloudevents.Event, w http.ResponseWriter) {
-		if e.Subject() == "p0-stuck" {
-			select {
-			case <-release:
-			default:
-				w.WriteHeader(http.StatusServiceUnavailable) // retried with back-off
-				return
-			}
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	const delivery = `  delivery:
-    retry: 1000
-    backoffPolicy: linear
-    backoffDelay: PT0.1S
-`
-	tr := trigger(t, "ordered-backoff", "test.step", sub.URL(), delivery)
+	sub := stuckSubscriber(t, "p0-stuck", release)
+	tr := trigger(t, "ordered-backoff", "test.step", sub.URL(), longBackoffDelivery)
 	tr.Annotations = map[string]string{deliveryOrderAnnotation: orderedDelivery}
 	d := dispatcher(t, tr, sub.URL(), reply, brokers)
 	d.MaxInFlight = 2 * perPartitionWaiting // fewer slots than partition 0 has events

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -44,16 +43,10 @@ func startE2E(t *testing.T, adjust ...func(*Config)) *e2e {
 		t.Skip("end-to-end: starts the whole stack")
 	}
 	dbURL := pgtest.NewDatabase(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kafkaPort := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg := Config{
-		Root: moduleRoot(t), DataDir: t.TempDir(), DatabaseURL: dbURL, KafkaPort: kafkaPort,
+		Root: moduleRoot(t), DataDir: t.TempDir(), DatabaseURL: dbURL, KafkaPort: 0, // any free port, taken by the broker itself
 		GatewayAddr: "127.0.0.1:0", PaymentSuccessRate: "0.7",
 		AdminEmail: "admin@e2e.test", AdminPassword: "admin-password-e2e", Quiet: true,
 	}

@@ -40,8 +40,8 @@ type Config struct {
 	// DatabaseURL is an administrator URL; when unset or unreachable a private PostgreSQL starts.
 	DatabaseURL string `envconfig:"DATABASE_URL"`
 	// Kafka is an external Kafka (KAFKA_BROKERS, KAFKA_SASL_*, KAFKA_TLS*), used by every client
-	// of the stack as it is; when it names no broker an embedded one starts on KafkaPort,
-	// requiring SCRAM credentials of its own (kafkaauth.go).
+	// of the stack as it is; when it names no broker an embedded one starts on KafkaPort (0: any
+	// free port), requiring SCRAM credentials of its own (kafkaauth.go).
 	Kafka       kafka.Config `envconfig:"KAFKA"`
 	KafkaPort   int          `envconfig:"ORDERSAGA_KAFKA_PORT" default:"19092"`
 	GatewayAddr string       `envconfig:"ORDERSAGA_GATEWAY_ADDR" default:"127.0.0.1:8080"`

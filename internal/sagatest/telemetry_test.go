@@ -12,8 +12,6 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -102,21 +100,6 @@ func (s *httpSaga) deliver(t *testing.T, fn string, e cloudevents.Event) *cloude
 	return reply
 }
 
-// recordSpans makes the process's tracer provider one that keeps every span in memory, for the
-// length of t.
-func recordSpans(t *testing.T) *tracetest.InMemoryExporter {
-	t.Helper()
-	spans := tracetest.NewInMemoryExporter()
-	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
-	previous := otel.GetTracerProvider()
-	otel.SetTracerProvider(provider)
-	t.Cleanup(func() {
-		otel.SetTracerProvider(previous)
-		_ = provider.Shutdown(context.Background())
-	})
-	return spans
-}
-
 // One order is one trace: the REST request that places it is the root, and every hop of its
 // saga, through every function and over HTTP as the broker delivers, is a span of the same trace
 // whose parent is the span of the hop that emitted the event, for an order that completes and
@@ -138,7 +121,7 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			spans := recordSpans(t)
+			spans := telemetrytest.RecordSpans(t)
 			s := newHTTPSaga(t, tc.successRate)
 			ctx := context.Background()
 			if _, err := s.admin.CreateItem(ctx, client.NewItem{SKU: "BOOK", Name: "Book", PriceCents: 1200, Quantity: 5}); err != nil {

@@ -19,6 +19,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ordersaga/ordersaga/internal/telemetry/telemetrytest"
 )
 
 func TestExportConfigFromEnv(t *testing.T) {
@@ -223,17 +225,6 @@ func TestStartTracingExportsToTheConfiguredCollector(t *testing.T) {
 	}
 }
 
-// recordSpans installs an in-memory tracer provider for the length of t.
-func recordSpans(t *testing.T) *tracetest.InMemoryExporter {
-	t.Helper()
-	spans := tracetest.NewInMemoryExporter()
-	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
-	previous := otel.GetTracerProvider()
-	otel.SetTracerProvider(provider)
-	t.Cleanup(func() { otel.SetTracerProvider(previous) })
-	return spans
-}
-
 func newEvent(t testing.TB, id string) cloudevents.Event {
 	t.Helper()
 	e := cloudevents.NewEvent()
@@ -247,7 +238,7 @@ func newEvent(t testing.TB, id string) cloudevents.Event {
 // A hop's span continues the event's traceparent (or, without one, the request's header), and
 // the reply carries the hop's own span on.
 func TestEventHopContinuesTheEventsTrace(t *testing.T) {
-	spans := recordSpans(t)
+	spans := telemetrytest.RecordSpans(t)
 	const sender = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	e := newEvent(t, "e1")
 	e.SetExtension(TraceParentExtension, sender)
@@ -283,7 +274,7 @@ func TestEventHopContinuesTheEventsTrace(t *testing.T) {
 // Metrics of a hop: handled by type and outcome; a delivery after a 5xx counts as a retry seen;
 // a type outside the saga is "other".
 func TestEventHopMetrics(t *testing.T) {
-	recordSpans(t)
+	telemetrytest.RecordSpans(t)
 	handled := func(outcome string) float64 {
 		return counted(eventsHandled, "type", "INVENTORY_RESERVED", "outcome", outcome)
 	}
@@ -327,7 +318,7 @@ func TestKeySetForgetsTheOldest(t *testing.T) {
 // REST requests get a server span named by their route pattern, with the client's traceparent
 // as parent, and are counted by route; probes, /metrics and the event endpoint are left alone.
 func TestHTTPSpansAndMetricsByRoute(t *testing.T) {
-	spans := recordSpans(t)
+	spans := telemetrytest.RecordSpans(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if !trace.SpanContextFromContext(r.Context()).IsValid() {

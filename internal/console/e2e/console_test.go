@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,14 +161,8 @@ func installPlaywright(t *testing.T, dir string) {
 func startStack(t *testing.T, root string) *local.Stack {
 	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kafkaPort := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	stack, err := local.Start(context.Background(), local.Config{
-		Root: root, DataDir: t.TempDir(), DatabaseURL: dbURL, KafkaPort: kafkaPort,
+		Root: root, DataDir: t.TempDir(), DatabaseURL: dbURL, KafkaPort: 0, // any free port, taken by the broker itself
 		GatewayAddr: "127.0.0.1:0", PaymentSuccessRate: "1",
 		AdminEmail: "admin@console.test", AdminPassword: "admin-password-console", Quiet: true,
 	})
