@@ -5,17 +5,17 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/postgres"
 )
 
 // reserve handles ORDER_REQUESTED: it reserves every line of the order or none, and answers
 // INVENTORY_RESERVED (priced by inventory) or INVENTORY_NOT_RESERVED. Each order is decided once:
 // a later ORDER_REQUESTED for it, whatever its event id, gets the answer its reservation row
 // gives and changes nothing.
-func (f *Function) reserve(ctx context.Context, tx pgx.Tx, e cloudevents.Event, req events.OrderRequestedV1) (*cloudevents.Event, error) {
+func (f *Function) reserve(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, req events.OrderRequestedV1) (*cloudevents.Event, error) {
 	s := store{db: tx}
 	claimed, err := s.ClaimReservation(ctx, Reservation{OrderID: req.OrderID, UserID: req.UserID, Status: Reserved})
 	if err != nil {
@@ -115,7 +115,7 @@ func reply(cause cloudevents.Event, p events.Payload) (*cloudevents.Event, error
 // order inventory has not seen yet gets a CANCELLED tombstone, so its ORDER_REQUESTED, should it
 // still arrive, is refused. Released, sold or rejected reservations are left as they are. The
 // event's lines are not used: what was reserved is what the reservation row says.
-func (f *Function) release(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, c events.OrderCancelledV1) (*cloudevents.Event, error) {
+func (f *Function) release(ctx context.Context, tx postgres.DBTX, _ cloudevents.Event, c events.OrderCancelledV1) (*cloudevents.Event, error) {
 	s := store{db: tx}
 	tombstone, err := s.ClaimReservation(ctx, Reservation{OrderID: c.OrderID, Status: Cancelled, Reason: c.Reason})
 	if err != nil || tombstone {
@@ -131,7 +131,7 @@ func (f *Function) release(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, 
 // sell handles ORDER_COMPLETED: the order's reserved units become sold, once. An order without a
 // reservation is NotFound and one that was released, rejected or cancelled is a Conflict: both
 // can never succeed, so they go to the dead-letter sink rather than being retried.
-func (f *Function) sell(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, c events.OrderCompletedV1) (*cloudevents.Event, error) {
+func (f *Function) sell(ctx context.Context, tx postgres.DBTX, _ cloudevents.Event, c events.OrderCompletedV1) (*cloudevents.Event, error) {
 	s := store{db: tx}
 	sold, err := s.Transition(ctx, c.OrderID, Sold, "")
 	if err != nil {

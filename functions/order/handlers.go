@@ -4,11 +4,11 @@ import (
 	"context"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/inbox"
+	"github.com/ordersaga/ordersaga/internal/postgres"
 )
 
 // handle routes e to its handler; inbox.Handle decodes e and runs the handler in one
@@ -31,7 +31,7 @@ func (f *Function) handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 
 // onInventoryReserved: inventory_reserved = true (the seed). No reply: payment reacts to the same
 // event.
-func (f *Function) onInventoryReserved(ctx context.Context, tx pgx.Tx, _ cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
+func (f *Function) onInventoryReserved(ctx context.Context, tx postgres.DBTX, _ cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
 	_, _, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
 		return o.MarkInventoryReserved(p.TotalCents), nil
 	})
@@ -39,19 +39,19 @@ func (f *Function) onInventoryReserved(ctx context.Context, tx pgx.Tx, _ cloudev
 }
 
 // onInventoryNotReserved: CANCELLED, and ORDER_CANCELLED.
-func (f *Function) onInventoryNotReserved(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.InventoryNotReservedV1) (*cloudevents.Event, error) {
+func (f *Function) onInventoryNotReserved(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p events.InventoryNotReservedV1) (*cloudevents.Event, error) {
 	return f.cancel(ctx, tx, e, p.OrderID, p.Reason)
 }
 
 // onTransactionFailed: CANCELLED, and ORDER_CANCELLED, whose lines let inventory release the
 // reservation.
-func (f *Function) onTransactionFailed(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.TransactionFailedV1) (*cloudevents.Event, error) {
+func (f *Function) onTransactionFailed(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p events.TransactionFailedV1) (*cloudevents.Event, error) {
 	return f.cancel(ctx, tx, e, p.OrderID, p.Reason)
 }
 
 // cancel cancels a REQUESTED order and builds ORDER_CANCELLED from its stored state, with the
 // reason the order keeps (its own cancel request's, when payment's answer is the void).
-func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Event, orderID, reason string) (*cloudevents.Event, error) {
+func (f *Function) cancel(ctx context.Context, tx postgres.DBTX, cause cloudevents.Event, orderID, reason string) (*cloudevents.Event, error) {
 	o, changed, err := (&Store{db: tx}).Update(ctx, orderID, func(o *Order) (bool, error) {
 		return o.Cancel(reason), nil
 	})
@@ -63,7 +63,7 @@ func (f *Function) cancel(ctx context.Context, tx pgx.Tx, cause cloudevents.Even
 
 // onTransactionCompleted: APPROVED, and ORDER_ACCEPTED, which becomes the event the order's
 // deadline republishes until shipping answers (a paid order is driven forward, never cancelled).
-func (f *Function) onTransactionCompleted(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.TransactionCompletedV1) (*cloudevents.Event, error) {
+func (f *Function) onTransactionCompleted(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p events.TransactionCompletedV1) (*cloudevents.Event, error) {
 	var accepted cloudevents.Event
 	_, changed, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
 		// Payment charges the total inventory priced; any other amount is not this order's
@@ -90,7 +90,7 @@ func (f *Function) onTransactionCompleted(ctx context.Context, tx pgx.Tx, e clou
 
 // onOrderShipped: COMPLETED, and ORDER_COMPLETED, on which inventory turns the reservation into
 // a sale.
-func (f *Function) onOrderShipped(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderShippedV1) (*cloudevents.Event, error) {
+func (f *Function) onOrderShipped(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p events.OrderShippedV1) (*cloudevents.Event, error) {
 	o, changed, err := (&Store{db: tx}).Update(ctx, p.OrderID, func(o *Order) (bool, error) {
 		return o.Complete(p.TrackingID)
 	})

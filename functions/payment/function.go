@@ -10,11 +10,11 @@ import (
 	"fmt"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/inbox"
+	"github.com/ordersaga/ordersaga/internal/postgres"
 )
 
 // Schema is the PostgreSQL schema payment owns; its role can touch nothing else.
@@ -85,7 +85,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 
 // charge charges the reserved total, exactly once per event (inbox) and per order (the
 // transactions table's order_id key).
-func (f *Function) charge(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
+func (f *Function) charge(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p events.InventoryReservedV1) (*cloudevents.Event, error) {
 	t, err := store{db: tx}.Charge(ctx, p.OrderID, p.TotalCents, f.decide.approve())
 	if err != nil {
 		return nil, err

@@ -5,9 +5,9 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/events"
+	"github.com/ordersaga/ordersaga/internal/postgres"
 )
 
 // The pivot of the saga (docs/SAGA.md): an order's one transactions row decides whether it is
@@ -25,7 +25,7 @@ func (s store) Void(ctx context.Context, orderID string, amount int64) (transact
 
 // voidOnCancelRequest answers ORDER_CANCEL_REQUESTED with the order's transaction, voiding it
 // first when it has none: TRANSACTION_COMPLETED for a charged order, TRANSACTION_FAILED otherwise.
-func (f *Function) voidOnCancelRequest(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderCancelRequestedV1) (*cloudevents.Event, error) {
+func (f *Function) voidOnCancelRequest(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p events.OrderCancelRequestedV1) (*cloudevents.Event, error) {
 	t, err := store{db: tx}.Void(ctx, p.OrderID, p.TotalCents)
 	if err != nil {
 		return nil, err

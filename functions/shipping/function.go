@@ -8,11 +8,11 @@ import (
 	"embed"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersaga/ordersaga/internal/events"
 	"github.com/ordersaga/ordersaga/internal/function"
 	"github.com/ordersaga/ordersaga/internal/inbox"
+	"github.com/ordersaga/ordersaga/internal/postgres"
 )
 
 // Schema is the PostgreSQL schema shipping owns; its role can touch nothing else.
@@ -61,7 +61,7 @@ func (f *Function) Handle(ctx context.Context, e cloudevents.Event) (*cloudevent
 
 // ship records the order's shipment, exactly once per event (inbox) and per order (the
 // shipments table's order_id key).
-func (f *Function) ship(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p events.OrderAcceptedV1) (*cloudevents.Event, error) {
+func (f *Function) ship(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p events.OrderAcceptedV1) (*cloudevents.Event, error) {
 	tracking, err := store{db: tx}.Ship(ctx, p.OrderID)
 	if err != nil {
 		return nil, err

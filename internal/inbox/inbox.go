@@ -14,7 +14,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ordersaga/ordersaga/internal/events"
@@ -32,34 +32,34 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // HandleFunc applies an event's effect inside tx and returns the reply (nil for none). An error
 // rolls the whole transaction back, inbox row included, so a retried delivery starts afresh.
-type HandleFunc func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error)
+type HandleFunc func(ctx context.Context, tx postgres.DBTX) (*cloudevents.Event, error)
 
 // Process handles e exactly once: in one transaction it claims e's (source, id), runs handle and
 // stores its reply. When e was handled before, it returns the stored reply and does not call
 // handle. A concurrent duplicate waits on the first delivery's row lock and then sees it as
-// handled. Errors are handle's, or the database's (transient: the caller answers 5xx).
+// handled. The claim travels with the transaction's BEGIN and the reply with its COMMIT
+// (postgres.InPipelinedTx), so the inbox adds no round trip to the effect's own. Errors are
+// handle's, or the database's (transient: the caller answers 5xx).
 func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handle HandleFunc) (*cloudevents.Event, error) {
 	var reply *cloudevents.Event
-	err := postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO inbox (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			e.Source(), e.ID(), e.Type())
-		if err != nil {
-			return fmt.Errorf("claim event: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
+	claim := postgres.Statement{SQL: `INSERT INTO inbox (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		Args: []any{e.Source(), e.ID(), e.Type()}}
+	err := postgres.InPipelinedTx(ctx, pool, claim, func(tx postgres.DBTX, claimed pgconn.CommandTag) ([]postgres.Statement, error) {
+		var err error
+		if claimed.RowsAffected() == 0 {
 			telemetry.DuplicateCaught(ctx, e.Type())
 			reply, err = storedReply(ctx, tx, e)
-			return err
+			return nil, err
 		}
 		if reply, err = handle(ctx, tx); err != nil || reply == nil {
-			return err
+			return nil, err
 		}
 		raw, err := json.Marshal(reply)
 		if err != nil {
-			return fmt.Errorf("encode reply: %w", err)
+			return nil, fmt.Errorf("encode reply: %w", err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE inbox SET reply = $3 WHERE source = $1 AND id = $2`, e.Source(), e.ID(), raw)
-		return err
+		return []postgres.Statement{{SQL: `UPDATE inbox SET reply = $3 WHERE source = $1 AND id = $2`,
+			Args: []any{e.Source(), e.ID(), raw}}}, nil
 	})
 	if postgres.IsDataException(err) {
 		// Input PostgreSQL cannot store (bad encoding, out of range) fails the same way on every
@@ -72,7 +72,7 @@ func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handl
 	return reply, nil
 }
 
-func storedReply(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudevents.Event, error) {
+func storedReply(ctx context.Context, tx postgres.DBTX, e cloudevents.Event) (*cloudevents.Event, error) {
 	var raw []byte
 	if err := tx.QueryRow(ctx, `SELECT reply FROM inbox WHERE source = $1 AND id = $2`, e.Source(), e.ID()).Scan(&raw); err != nil {
 		return nil, fmt.Errorf("read stored reply: %w", err)
@@ -89,7 +89,7 @@ func storedReply(ctx context.Context, tx pgx.Tx, e cloudevents.Event) (*cloudeve
 
 // ApplyFunc applies a decoded event's effect inside tx, like HandleFunc; e is the event itself,
 // the cause that replies are built from (events.Reply).
-type ApplyFunc[P events.Payload] func(ctx context.Context, tx pgx.Tx, e cloudevents.Event, p P) (*cloudevents.Event, error)
+type ApplyFunc[P events.Payload] func(ctx context.Context, tx postgres.DBTX, e cloudevents.Event, p P) (*cloudevents.Event, error)
 
 // Handle decodes e strictly as payload P before any database work, so a malformed event costs
 // nothing and leaves no trace (the error wraps events.ErrInvalid), then applies it exactly once
@@ -102,7 +102,7 @@ func Handle[P events.Payload](ctx context.Context, pool *pgxpool.Pool, e cloudev
 	if err := errors.Join(events.ValidText("id", e.ID()), events.ValidText("source", e.Source())); err != nil {
 		return nil, fmt.Errorf("%w: %v", events.ErrInvalid, err)
 	}
-	return Process(ctx, pool, e, func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+	return Process(ctx, pool, e, func(ctx context.Context, tx postgres.DBTX) (*cloudevents.Event, error) {
 		return apply(ctx, tx, e, p)
 	})
 }

@@ -48,7 +48,7 @@ func TestAFailedHandlerLeavesNoTraceAndRunsAgainOnRedelivery(t *testing.T) {
 	e := eventstest.New(t, events.SourceShipping, events.OrderShippedV1{OrderID: "o-1", TrackingID: "T"})
 	calls := 0
 	handle := func(fail bool) inbox.HandleFunc {
-		return func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+		return func(ctx context.Context, tx postgres.DBTX) (*cloudevents.Event, error) {
 			calls++
 			if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES (1)`); err != nil {
 				return nil, err
@@ -87,7 +87,7 @@ func TestConcurrentDuplicatesTakeEffectOnceAndShareTheReply(t *testing.T) {
 	var calls atomic.Int32
 	claimed := make(chan struct{})
 	release := make(chan struct{})
-	handle := func(ctx context.Context, tx pgx.Tx) (*cloudevents.Event, error) {
+	handle := func(ctx context.Context, tx postgres.DBTX) (*cloudevents.Event, error) {
 		if calls.Add(1) == 1 {
 			close(claimed)
 			<-release // hold the claim open while the duplicates arrive
@@ -164,7 +164,7 @@ func TestHandleRefusesEventsPostgreSQLCannotStore(t *testing.T) {
 	nul.SetID("id\x00")
 	badUTF8 := eventstest.New(t, events.SourceShipping, events.OrderShippedV1{OrderID: "o-1", TrackingID: "T"})
 	badUTF8.SetID("id\xff")
-	apply := func(context.Context, pgx.Tx, cloudevents.Event, events.OrderShippedV1) (*cloudevents.Event, error) {
+	apply := func(context.Context, postgres.DBTX, cloudevents.Event, events.OrderShippedV1) (*cloudevents.Event, error) {
 		t.Error("handler ran for an event that cannot be stored")
 		return nil, nil
 	}

@@ -1,0 +1,160 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ordersaga/ordersaga/internal/postgres"
+	"github.com/ordersaga/ordersaga/internal/postgres/pgtest"
+)
+
+// newLedger is a pool of one connection on a schema with a claims table and an effects table.
+func newLedger(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewSchema(t, "ordersaga_pipeline_test", "pipelinetest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	cfg.ConnConfig.RuntimeParams["search_path"] = "pipelinetest"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE TABLE claims (id text PRIMARY KEY, note text);
+		CREATE TABLE effects (n int NOT NULL CHECK (n > 0))`); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func rows(t *testing.T, pool *pgxpool.Pool, table string) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+var claimA = postgres.Statement{SQL: `INSERT INTO claims (id) VALUES ($1) ON CONFLICT DO NOTHING`, Args: []any{"a"}}
+
+func TestInPipelinedTxCommitsTheFirstStatementTheEffectAndTheLastTogether(t *testing.T) {
+	ctx := context.Background()
+	pool := newLedger(t)
+	var claimed []int64
+	run := func() error {
+		return postgres.InPipelinedTx(ctx, pool, claimA, func(tx postgres.DBTX, first pgconn.CommandTag) ([]postgres.Statement, error) {
+			claimed = append(claimed, first.RowsAffected())
+			if first.RowsAffected() == 0 {
+				return nil, nil // claimed before: nothing more to do
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES (1)`); err != nil {
+				return nil, err
+			}
+			return []postgres.Statement{{SQL: `UPDATE claims SET note = $2 WHERE id = $1`, Args: []any{"a", "done"}}}, nil
+		})
+	}
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	if err := pool.QueryRow(ctx, `SELECT note FROM claims WHERE id = 'a'`).Scan(&note); err != nil || note != "done" {
+		t.Errorf("note = %q, %v; want the last statement's \"done\" committed", note, err)
+	}
+	if len(claimed) != 2 || claimed[0] != 1 || claimed[1] != 0 {
+		t.Errorf("fn saw the first statement affect %v rows; want [1 0] (claimed, then already claimed)", claimed)
+	}
+	if n := rows(t, pool, "effects"); n != 1 {
+		t.Errorf("%d effects, want 1", n)
+	}
+}
+
+// Whichever part fails, nothing of the transaction remains, and the connection goes back to the
+// pool (it has one: a connection not released would leave the next case waiting for ever).
+func TestInPipelinedTxRollsBackWhicheverPartFails(t *testing.T) {
+	ctx := context.Background()
+	pool := newLedger(t)
+	boom := errors.New("boom")
+	effect := func(tx postgres.DBTX) error {
+		_, err := tx.Exec(ctx, `INSERT INTO effects VALUES (1)`)
+		return err
+	}
+	cases := map[string]struct {
+		first postgres.Statement
+		fn    func(tx postgres.DBTX) ([]postgres.Statement, error)
+		isErr func(error) bool
+	}{
+		"the first statement": {
+			first: postgres.Statement{SQL: `INSERT INTO claims (id) VALUES ($1)`, Args: []any{nil}},
+			fn:    func(tx postgres.DBTX) ([]postgres.Statement, error) { return nil, effect(tx) },
+			isErr: func(err error) bool { return hasCode(err, "23502") }, // not null
+		},
+		"fn": {
+			first: claimA,
+			fn: func(tx postgres.DBTX) ([]postgres.Statement, error) {
+				if err := effect(tx); err != nil {
+					return nil, err
+				}
+				return nil, boom
+			},
+			isErr: func(err error) bool { return errors.Is(err, boom) },
+		},
+		"a statement of fn": {
+			first: claimA,
+			fn: func(tx postgres.DBTX) ([]postgres.Statement, error) {
+				if err := effect(tx); err != nil {
+					return nil, err
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO effects VALUES (0)`) // the check fails
+				return nil, err
+			},
+			isErr: postgres.IsCheckViolation,
+		},
+		"a last statement": {
+			first: claimA,
+			fn: func(tx postgres.DBTX) ([]postgres.Statement, error) {
+				return []postgres.Statement{{SQL: `INSERT INTO effects VALUES (-1)`}}, effect(tx)
+			},
+			isErr: postgres.IsCheckViolation,
+		},
+		"a nested transaction": {
+			first: claimA,
+			fn: func(tx postgres.DBTX) ([]postgres.Statement, error) {
+				if err := effect(tx); err != nil {
+					return nil, err
+				}
+				_, err := tx.Begin(ctx)
+				return nil, err
+			},
+			isErr: func(err error) bool { return errors.Is(err, postgres.ErrNestedTx) },
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := postgres.InPipelinedTx(ctx, pool, c.first, func(tx postgres.DBTX, _ pgconn.CommandTag) ([]postgres.Statement, error) {
+				return c.fn(tx)
+			})
+			if !c.isErr(err) {
+				t.Fatalf("InPipelinedTx = %v, want the failing part's error", err)
+			}
+			if n, m := rows(t, pool, "claims"), rows(t, pool, "effects"); n != 0 || m != 0 {
+				t.Errorf("%d claims and %d effects left, want all rolled back", n, m)
+			}
+		})
+	}
+}
+
+func hasCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
