@@ -3,6 +3,7 @@ package order
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,11 @@ func TestCreateOrderWritesOutboxAndPublishesOrderRequested(t *testing.T) {
 	}
 	if o["status"] != "REQUESTED" || o["user_id"] != "alice" {
 		t.Errorf("order = %v, want REQUESTED for alice", o)
+	}
+	// The 202 body is built without reading the row back: it must be what was stored.
+	stored := decodeBody[map[string]any](t, fx.do(t, "GET", "/orders/"+o["id"].(string), token, ""))
+	if !reflect.DeepEqual(stored, o) {
+		t.Errorf("GET after create = %v\nthe 202 body was %v", stored, o)
 	}
 
 	published := fx.published(t)

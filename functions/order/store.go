@@ -3,12 +3,12 @@ package order
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ordersaga/ordersaga/internal/apperr"
 	"github.com/ordersaga/ordersaga/internal/outbox"
@@ -34,32 +34,40 @@ type Idempotency struct {
 }
 
 // Create stores o (with its created_at, deadline and next event as set by the caller) and, in the
-// same transaction, the event announcing it in the outbox. When the
-// user already created an order with the same idempotency key, it returns that order instead and
-// created is false. Errors: Conflict when the key was used with a different request body.
+// same transaction, the event announcing it in the outbox: two round trips, the insert with BEGIN
+// and the outbox row with COMMIT (postgres.InPipelinedTx). When the user already created an order
+// with the same idempotency key, it returns that order instead and created is false. Errors:
+// Conflict when the key was used with a different request body.
 func (s *Store) Create(ctx context.Context, o *Order, idem Idempotency, announce cloudevents.Event) (stored *Order, created bool, err error) {
 	var key *string
 	if idem.Key != "" {
 		key = &idem.Key
 	}
-	err = postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx /* its error comes back from CollectOneRow */, `INSERT INTO orders (id, user_id, status, items,
-				idempotency_key, request_hash, deadline_at, next_event, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-			ON CONFLICT (user_id, idempotency_key) DO NOTHING
-			RETURNING `+orderColumns, o.ID, o.UserID, o.Status, o.Items, key, idem.Hash, o.DeadlineAt, o.nextEvent, o.CreatedAt)
-		stored, err = pgx.CollectOneRow(rows, pgx.RowToAddrOfStructByName[Order])
-		if errors.Is(err, pgx.ErrNoRows) { // nothing inserted: the key was used before
+	// Stored as given, so returned as given, at the precision PostgreSQL keeps.
+	o.CreatedAt = o.CreatedAt.Truncate(time.Microsecond)
+	o.UpdatedAt = o.CreatedAt
+	if o.DeadlineAt != nil {
+		due := o.DeadlineAt.Truncate(time.Microsecond)
+		o.DeadlineAt = &due
+	}
+	insert := postgres.Statement{SQL: `INSERT INTO orders (id, user_id, status, items,
+			idempotency_key, request_hash, deadline_at, next_event, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+		ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
+		Args: []any{o.ID, o.UserID, o.Status, o.Items, key, idem.Hash, o.DeadlineAt, o.nextEvent, o.CreatedAt}}
+	err = postgres.InPipelinedTx(ctx, s.db, insert, func(tx postgres.DBTX, inserted pgconn.CommandTag) ([]postgres.Statement, error) {
+		if inserted.RowsAffected() == 0 { // the key was used before
 			stored, err = (&Store{db: tx}).replay(ctx, o.UserID, idem)
-			return err
+			return nil, err
 		}
-		if err != nil {
-			return fmt.Errorf("create order: %w", err)
-		}
-		created = true
-		return outbox.Add(ctx, tx, announce)
+		// Every column not inserted is at its default, which o's zero values are.
+		stored, created = o, true
+		return nil, outbox.Add(ctx, tx, announce)
 	})
-	return stored, created, err
+	if err != nil {
+		return nil, false, fmt.Errorf("create order: %w", err) // a Conflict stays one
+	}
+	return stored, created, nil
 }
 
 // replay returns the order the user created before with idem's key. Errors: Conflict when that
@@ -129,16 +137,20 @@ func (s *Store) Update(ctx context.Context, id string, change func(*Order) (bool
 }
 
 // save writes o's changeable columns back; next_event only when a transition set a new one. s
-// must hold o's row lock (Update, or the deadline pass's claim).
+// must hold o's row lock (Update, or the deadline pass's claim). In an event's transaction the
+// write travels with the COMMIT (postgres.ExecAtCommit): nothing after it reads the order.
+// updated_at is the function's clock, as created_at is.
 func (s *Store) save(ctx context.Context, o *Order) error {
-	err := s.db.QueryRow(ctx, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
+	updated := time.Now().Truncate(time.Microsecond) // what PostgreSQL keeps of it
+	err := postgres.ExecAtCommit(ctx, s.db, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
 		cancel_reason = $5, tracking_id = $6, cancel_requested_reason = $7, deadline_at = $8,
-		deadline_attempts = $9, next_event = COALESCE($10, next_event), updated_at = now()
-		WHERE id = $1 RETURNING updated_at`,
+		deadline_attempts = $9, next_event = COALESCE($10, next_event), updated_at = $11
+		WHERE id = $1`,
 		o.ID, o.Status, o.InventoryReserved, o.TotalCents, o.CancelReason, o.TrackingID,
-		o.CancelRequestedReason, o.DeadlineAt, o.DeadlineAttempts, o.nextEvent).Scan(&o.UpdatedAt)
+		o.CancelRequestedReason, o.DeadlineAt, o.DeadlineAttempts, o.nextEvent, updated)
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", o.ID, err)
 	}
+	o.UpdatedAt = updated
 	return nil
 }

@@ -25,12 +25,17 @@ var ErrNestedTx = errors.New("postgres: a pipelined transaction cannot open a ne
 // claim, an effect and a stored reply: the claim goes with BEGIN, the reply with COMMIT.
 //
 // fn gets first's command tag and the open transaction as a DBTX (its Begin returns
-// ErrNestedTx). Everything is rolled back when first, fn or a last statement fails; a connection
+// ErrNestedTx). Statements given to ExecAtCommit on it are sent with COMMIT, before fn's last. Everything is rolled back when first, fn or a last statement fails; a connection
 // that cannot even roll back is not reused (the pool drops any connection left in a
-// transaction). Errors: first's, fn's or a last statement's, pgx.ErrTxCommitRollback, or the
-// database's.
-func InPipelinedTx(ctx context.Context, pool *pgxpool.Pool, first Statement,
+// transaction). Only a pool's connections are pipelined: on a transaction (a store running inside
+// one), it is InTx's savepoint, one statement at a time. Errors: first's, fn's or a last
+// statement's, pgx.ErrTxCommitRollback, or the database's.
+func InPipelinedTx(ctx context.Context, db DBTX, first Statement,
 	fn func(tx DBTX, first pgconn.CommandTag) (last []Statement, err error)) error {
+	pool, ok := db.(*pgxpool.Pool)
+	if !ok {
+		return inNestedTx(ctx, db, first, fn)
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -42,10 +47,11 @@ func InPipelinedTx(ctx context.Context, pool *pgxpool.Pool, first Statement,
 	begin.Queue(first.SQL, first.Args...)
 	tags, err := execBatch(ctx, conn, &begin)
 	if err == nil {
+		tx := &pipelinedTx{conn: conn}
 		var last []Statement
-		if last, err = fn(pipelinedTx{conn}, tags[1]); err == nil {
+		if last, err = fn(tx, tags[1]); err == nil {
 			var commit pgx.Batch
-			for _, s := range last {
+			for _, s := range append(tx.atCommit, last...) {
 				commit.Queue(s.SQL, s.Args...)
 			}
 			commit.Queue("COMMIT")
@@ -63,6 +69,24 @@ func InPipelinedTx(ctx context.Context, pool *pgxpool.Pool, first Statement,
 		}
 	}
 	return err
+}
+
+// inNestedTx is InPipelinedTx on db, which is not a pool: statement by statement, in InTx.
+func inNestedTx(ctx context.Context, db DBTX, first Statement, fn func(DBTX, pgconn.CommandTag) ([]Statement, error)) error {
+	return InTx(ctx, db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, first.SQL, first.Args...)
+		if err != nil {
+			return err
+		}
+		last, err := fn(tx, tag)
+		for _, s := range last {
+			if err != nil {
+				break
+			}
+			_, err = tx.Exec(ctx, s.SQL, s.Args...)
+		}
+		return err
+	})
 }
 
 // execBatch sends b in one round trip and returns each statement's command tag. Errors: the
@@ -84,19 +108,37 @@ func execBatch(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) ([]pgconn.
 	return tags, err
 }
 
-// pipelinedTx is InPipelinedTx's open transaction: the connection it runs on, as a DBTX.
-type pipelinedTx struct{ conn *pgxpool.Conn }
+// ExecAtCommit runs a write whose result its caller does not need: with the COMMIT of db, in
+// the same round trip, when db is InPipelinedTx's transaction; at once otherwise. Either way it
+// is part of the transaction: if it fails, nothing commits. Statements that follow it in the
+// transaction do not see its effect when it waits for the COMMIT, so use it for a transaction's
+// last write to a row. Errors: the statement's, when it runs at once.
+func ExecAtCommit(ctx context.Context, db DBTX, sql string, args ...any) error {
+	if tx, ok := db.(*pipelinedTx); ok {
+		tx.atCommit = append(tx.atCommit, Statement{SQL: sql, Args: args})
+		return nil
+	}
+	_, err := db.Exec(ctx, sql, args...)
+	return err
+}
 
-func (tx pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+// pipelinedTx is InPipelinedTx's open transaction, as a DBTX: the connection it runs on, and the
+// statements that wait for its COMMIT.
+type pipelinedTx struct {
+	conn     *pgxpool.Conn
+	atCommit []Statement
+}
+
+func (tx *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	return tx.conn.Exec(ctx, sql, args...)
 }
 
-func (tx pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+func (tx *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	return tx.conn.Query(ctx, sql, args...)
 }
 
-func (tx pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+func (tx *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return tx.conn.QueryRow(ctx, sql, args...)
 }
 
-func (pipelinedTx) Begin(context.Context) (pgx.Tx, error) { return nil, ErrNestedTx }
+func (*pipelinedTx) Begin(context.Context) (pgx.Tx, error) { return nil, ErrNestedTx }

@@ -127,6 +127,16 @@ func TestInPipelinedTxRollsBackWhicheverPartFails(t *testing.T) {
 			},
 			isErr: postgres.IsCheckViolation,
 		},
+		"a statement at commit": {
+			first: claimA,
+			fn: func(tx postgres.DBTX) ([]postgres.Statement, error) {
+				if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO effects VALUES (-1)`); err != nil {
+					return nil, err // it must wait for the COMMIT, not fail here
+				}
+				return nil, effect(tx)
+			},
+			isErr: postgres.IsCheckViolation,
+		},
 		"a nested transaction": {
 			first: claimA,
 			fn: func(tx postgres.DBTX) ([]postgres.Statement, error) {
@@ -157,4 +167,27 @@ func TestInPipelinedTxRollsBackWhicheverPartFails(t *testing.T) {
 func hasCode(err error, code string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// ExecAtCommit waits for the COMMIT of a pipelined transaction (the statements after it do not
+// see its effect) and runs at once anywhere else.
+func TestExecAtCommitWaitsForThePipelinedCommitAndRunsAtOnceElsewhere(t *testing.T) {
+	ctx := context.Background()
+	pool := newLedger(t)
+	var seenBeforeCommit int
+	err := postgres.InPipelinedTx(ctx, pool, claimA, func(tx postgres.DBTX, _ pgconn.CommandTag) ([]postgres.Statement, error) {
+		if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO effects VALUES ($1)`, 1); err != nil {
+			return nil, err
+		}
+		return nil, tx.QueryRow(ctx, `SELECT count(*) FROM effects`).Scan(&seenBeforeCommit)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seenBeforeCommit != 0 || rows(t, pool, "effects") != 1 {
+		t.Errorf("the transaction saw %d effects before its commit and %d are committed; want 0, then 1", seenBeforeCommit, rows(t, pool, "effects"))
+	}
+	if err := postgres.ExecAtCommit(ctx, pool, `INSERT INTO effects VALUES ($1)`, 2); err != nil || rows(t, pool, "effects") != 2 {
+		t.Errorf("ExecAtCommit on the pool = %v with %d effects; want it run at once (2)", err, rows(t, pool, "effects"))
+	}
 }
