@@ -217,14 +217,16 @@ func (s store) Sell(ctx context.Context, orderID string) error {
 }
 
 // settle takes each reserved line out of reserved and adds it where set says. It locks the item
-// rows in sku order first: an UPDATE ... FROM locks in whatever order its plan visits them.
+// rows in sku order first: an UPDATE ... FROM locks in whatever order its plan visits them. Both
+// statements travel with the event's COMMIT (postgres.ExecAtCommit), still in that order: their
+// results are not needed, and a failure of either still rolls the whole event back.
 func (s store) settle(ctx context.Context, orderID, set string) error {
-	if _, err := s.db.Exec(ctx,
+	if err := postgres.ExecAtCommit(ctx, s.db,
 		`SELECT 1 FROM items WHERE sku IN (SELECT sku FROM reservation_lines WHERE order_id = $1)
 		 ORDER BY sku FOR UPDATE`, orderID); err != nil {
 		return fmt.Errorf("lock reserved items: %w", err)
 	}
-	if _, err := s.db.Exec(ctx,
+	if err := postgres.ExecAtCommit(ctx, s.db,
 		`UPDATE items AS i SET reserved = i.reserved - l.quantity, `+set+`, updated_at = now()
 		 FROM reservation_lines AS l WHERE l.order_id = $1 AND i.sku = l.sku`, orderID); err != nil {
 		return fmt.Errorf("settle reservation: %w", err)
