@@ -61,7 +61,17 @@ func StaticKey(pub ed25519.PublicKey) KeyFunc {
 
 // Verifier checks access tokens.
 type Verifier struct {
-	key KeyFunc
+	key      KeyFunc
+	verified VerifiedTokens[verifiedBy]
+}
+
+// verifiedBy is what a token proved and the key that proved it: a token is served from the
+// cache only while its key id still gives that key, so a key withdrawn from the JWKS stops
+// verifying its tokens as soon as the key set is refreshed, cached or not.
+type verifiedBy struct {
+	principal Principal
+	kid       string
+	key       ed25519.PublicKey
 }
 
 // NewVerifier returns a Verifier that takes its keys from key.
@@ -75,16 +85,24 @@ var errInvalidToken = apperr.Errorf(apperr.Unauthorized, "invalid token")
 // same message); a plain (Internal) error when the keys cannot be fetched (JWKS), which is not
 // the token's fault.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	if hit, ok := v.verified.Get(token, time.Now()); ok {
+		if key, err := v.key(ctx, hit.kid); err == nil && key.Equal(hit.key) {
+			return hit.principal, nil // the signature this key checked before is still good
+		}
+	}
 	var claims Claims
+	var by verifiedBy
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		return v.key(ctx, kid)
+		by.kid, _ = t.Header["kid"].(string)
+		key, err := v.key(ctx, by.kid)
+		by.key = key
+		return key, err
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(Issuer),
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(5*time.Second),
+		jwt.WithLeeway(leeway),
 		jwt.WithStrictDecoding(), // one encoding per token: no malleable padding bits
 	)
 	if err != nil {
@@ -96,8 +114,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if claims.Subject == "" || (claims.Role != RoleUser && claims.Role != RoleAdmin) {
 		return Principal{}, errInvalidToken
 	}
-	return Principal{UserID: claims.Subject, Email: claims.Email, Role: claims.Role}, nil
+	by.principal = Principal{UserID: claims.Subject, Email: claims.Email, Role: claims.Role}
+	v.verified.Put(token, by, claims.ExpiresAt.Add(leeway))
+	return by.principal, nil
 }
+
+// leeway is the clock skew allowed on a token's times.
+const leeway = 5 * time.Second
 
 // TokenFrom returns the request's access token: the Authorization Bearer header, else the cookie.
 func TokenFrom(r *http.Request) string {

@@ -114,15 +114,3 @@ func TestConfigVerifier(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkVerify is what every authenticated request to order or inventory pays.
-func BenchmarkVerify(b *testing.B) {
-	keys := authtest.NewKeys(b)
-	v := keys.Verifier()
-	token := keys.Token(b, "u1", auth.RoleUser)
-	for b.Loop() {
-		if _, err := v.Verify(context.Background(), token); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

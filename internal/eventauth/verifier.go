@@ -16,7 +16,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -53,21 +52,8 @@ type Verifier struct {
 	audience string
 	senders  []string
 	key      auth.PublicKeyFunc
-
-	// verified remembers tokens that passed, until their expiry: senders reuse one token for
-	// many deliveries (a dispatcher for a third of its life), and a signature check costs
-	// ~60 µs, a tenth of a saga step. Keyed by the whole token, so only the very same bytes hit.
-	mu       sync.Mutex
-	verified map[string]verifiedToken
+	verified auth.VerifiedTokens[string] // the sender (subject) each token proved
 }
-
-type verifiedToken struct {
-	subject string
-	expires time.Time
-}
-
-// maxVerified bounds the cache; when full it is emptied (a few signature checks, then warm).
-const maxVerified = 1024
 
 // NewVerifier returns a Verifier for tokens from issuer with audience, accepting the senders
 // (subjects) listed, and taking its keys from key. A sender ending in "*" is a prefix, as in
@@ -81,7 +67,7 @@ func NewVerifier(issuer, audience string, senders []string, key auth.PublicKeyFu
 			return nil, errors.New("eventauth: a sender may not be empty or \"*\" alone")
 		}
 	}
-	return &Verifier{issuer: issuer, audience: audience, senders: senders, key: key, verified: map[string]verifiedToken{}}, nil
+	return &Verifier{issuer: issuer, audience: audience, senders: senders, key: key}, nil
 }
 
 // Audience is the audience the Verifier requires.
@@ -92,11 +78,8 @@ func (v *Verifier) Audience() string { return v.audience }
 // (401) for any bad token; ErrSender (403) for a good token of a sender not allowed; a plain
 // (Internal) error when the keys cannot be fetched, which is not the token's fault.
 func (v *Verifier) Verify(ctx context.Context, token string) (string, error) {
-	v.mu.Lock()
-	hit, ok := v.verified[token]
-	v.mu.Unlock()
-	if ok && time.Now().Before(hit.expires.Add(Leeway)) {
-		return hit.subject, nil // it passed every check, and the senders do not change
+	if sender, ok := v.verified.Get(token, time.Now()); ok {
+		return sender, nil // it passed every check, and the senders do not change
 	}
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
@@ -123,12 +106,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (string, error) {
 	if !v.allowed(claims.Subject) {
 		return "", ErrSender
 	}
-	v.mu.Lock()
-	if len(v.verified) >= maxVerified {
-		clear(v.verified)
-	}
-	v.verified[token] = verifiedToken{subject: claims.Subject, expires: claims.ExpiresAt.Time}
-	v.mu.Unlock()
+	v.verified.Put(token, claims.Subject, claims.ExpiresAt.Add(Leeway))
 	return claims.Subject, nil
 }
 
