@@ -166,7 +166,9 @@ type TriggerDispatcher struct {
 	DeadLetterAudience string
 	ReplyAudience      string
 
-	feed       *triggerFeed // the records of the broker topic for this Trigger
+	feed *triggerFeed // the records of the broker topic for this Trigger
+	// targets are Subscriber, Reply and DeadLetter, parsed once.
+	targets    struct{ subscriber, reply, deadLetter *duckv1.Addressable }
 	filter     eventfilter.Filter
 	dispatcher *kncloudevents.Dispatcher
 	retry      kncloudevents.RetryConfig
@@ -240,6 +242,10 @@ func (d *TriggerDispatcher) Run(ctx context.Context) (err error) {
 	defer feed.close()
 	d.filter = filterFor(d.Trigger)
 	defer d.filter.Cleanup()
+	d.targets.subscriber, d.targets.reply = addressable(d.Subscriber), addressable(d.Reply)
+	if d.DeadLetter != "" {
+		d.targets.deadLetter = addressable(d.DeadLetter)
+	}
 	d.dispatcher = kncloudevents.NewDispatcher(eventingtls.ClientConfig{}, nil)
 	retry, err := kncloudevents.RetryConfigFromDeliverySpec(d.Delivery)
 	if err != nil {
@@ -375,7 +381,7 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, e cloudevents.Event) bo
 	// the dead letter are handled here, as the Kafka broker's dispatcher does: the reply is
 	// produced straight to the broker topic (no HTTP hop through the ingress), and only an event
 	// whose delivery failed is dead-lettered, with Knative's knativeerror* extensions.
-	subscriber := addressable(d.Subscriber)
+	subscriber := d.targets.subscriber
 	info, err := d.dispatcher.SendEvent(ctx, e, *subscriber, kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.SubscriberAudience))
 	if info == nil {
 		info = &kncloudevents.DispatchInfo{}
@@ -383,7 +389,7 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, e cloudevents.Event) bo
 	status, latency, failedAt := info.ResponseCode, info.Duration, subscriber.URL
 	if err == nil {
 		if err = d.reply(ctx, info); err != nil {
-			failedAt = addressable(d.Reply).URL
+			failedAt = d.targets.reply.URL
 		}
 	}
 	deadLettered := false
@@ -444,7 +450,7 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 		if d.Reply == "" {
 			return nil
 		}
-		_, err := d.dispatcher.SendEvent(ctx, *reply, *addressable(d.Reply), kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.ReplyAudience))
+		_, err := d.dispatcher.SendEvent(ctx, *reply, *d.targets.reply, kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.ReplyAudience))
 		return err
 	}
 	for {
@@ -466,7 +472,7 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 // It returns the sink's last status (0 when it did not answer).
 func (d *TriggerDispatcher) deadLetter(ctx context.Context, e cloudevents.Event, failedAt *apis.URL, info *kncloudevents.DispatchInfo) (int, error) {
 	data := base64.StdEncoding.EncodeToString(info.ResponseBody)
-	sent, err := d.dispatcher.SendEvent(ctx, e, *addressable(d.DeadLetter), kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.DeadLetterAudience),
+	sent, err := d.dispatcher.SendEvent(ctx, e, *d.targets.deadLetter, kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.DeadLetterAudience),
 		kncloudevents.WithTransformers(knerror.KnativeErrorTransformers(*failedAt.URL(), info.ResponseCode, data)...))
 	if sent == nil {
 		return 0, err
