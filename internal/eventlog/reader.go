@@ -103,6 +103,31 @@ func (r *Reader) Kafka() kafka.Config { return r.kafka }
 // Offsets looks up, for every partition, the offset at ts (Latest, Earliest, or Unix
 // milliseconds: the first record at or after it, else the end).
 func (r *Reader) Offsets(ctx context.Context, ts int64) (map[int32]int64, error) {
+	if ts < 0 {
+		return r.listOffsets(ctx, ts)
+	}
+	// A partition with no record at or after ts starts at its end, as it was before ts was
+	// looked up: a record produced in between (the event a watch waits for) is then read, where
+	// the end as it is after the lookup could already be past it.
+	end, err := r.listOffsets(ctx, Latest)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.listOffsets(ctx, ts)
+	if err != nil {
+		return nil, err
+	}
+	for p, o := range out {
+		if o < 0 {
+			out[p] = end[p]
+		}
+	}
+	return out, nil
+}
+
+// listOffsets asks the broker for every partition's offset at ts, as ListOffsets answers it
+// (-1 where no record is at or after a timestamp).
+func (r *Reader) listOffsets(ctx context.Context, ts int64) (map[int32]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
 	t := kmsg.NewListOffsetsRequestTopic()
@@ -124,20 +149,6 @@ func (r *Reader) Offsets(ctx context.Context, ts int64) (map[int32]int64, error)
 				return nil, fmt.Errorf("list offsets of %s[%d]: %w", r.topic, rp.Partition, err)
 			}
 			out[rp.Partition] = rp.Offset
-		}
-	}
-	if ts >= 0 {
-		// No record at or after ts in a partition: start at its end.
-		var end map[int32]int64
-		for p, o := range out {
-			if o < 0 {
-				if end == nil {
-					if end, err = r.Offsets(ctx, Latest); err != nil {
-						return nil, err
-					}
-				}
-				out[p] = end[p]
-			}
 		}
 	}
 	return out, nil

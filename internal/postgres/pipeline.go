@@ -25,11 +25,12 @@ var ErrNestedTx = errors.New("postgres: a pipelined transaction cannot open a ne
 // claim, an effect and a stored reply: the claim goes with BEGIN, the reply with COMMIT.
 //
 // fn gets first's command tag and the open transaction as a DBTX (its Begin returns
-// ErrNestedTx). Statements given to ExecAtCommit on it are sent with COMMIT, before fn's last. Everything is rolled back when first, fn or a last statement fails; a connection
-// that cannot even roll back is not reused (the pool drops any connection left in a
-// transaction). Only a pool's connections are pipelined: on a transaction (a store running inside
-// one), it is InTx's savepoint, one statement at a time. Errors: first's, fn's or a last
-// statement's, pgx.ErrTxCommitRollback, or the database's.
+// ErrNestedTx). Statements given to ExecAtCommit on it are sent with COMMIT, before fn's last.
+// Everything is rolled back when first, fn or a last statement fails; a connection that cannot
+// even roll back is not reused (the pool drops any connection left in a transaction). Only a
+// pool's connections are pipelined: on a transaction (a store running inside one), it is InTx's
+// savepoint, one statement at a time. Errors: first's, fn's or a last statement's,
+// pgx.ErrTxCommitRollback, or the database's.
 func InPipelinedTx(ctx context.Context, db DBTX, first Statement,
 	fn func(tx DBTX, first pgconn.CommandTag) (last []Statement, err error)) error {
 	pool, ok := db.(*pgxpool.Pool)
@@ -41,34 +42,41 @@ func InPipelinedTx(ctx context.Context, db DBTX, first Statement,
 		return err
 	}
 	defer conn.Release()
-
-	var begin pgx.Batch
-	begin.Queue("BEGIN")
-	begin.Queue(first.SQL, first.Args...)
-	tags, err := execBatch(ctx, conn, &begin)
-	if err == nil {
-		tx := &pipelinedTx{conn: conn}
-		var last []Statement
-		if last, err = fn(tx, tags[1]); err == nil {
-			var commit pgx.Batch
-			for _, s := range append(tx.atCommit, last...) {
-				commit.Queue(s.SQL, s.Args...)
-			}
-			commit.Queue("COMMIT")
-			if tags, err = execBatch(ctx, conn, &commit); err == nil {
-				if tags[len(tags)-1].String() == "ROLLBACK" {
-					return pgx.ErrTxCommitRollback
-				}
-				return nil
-			}
-		}
-	}
-	if conn.Conn().PgConn().TxStatus() != 'I' {
+	err = runPipelined(ctx, conn, first, fn)
+	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
 		if _, rbErr := conn.Exec(ctx, "ROLLBACK"); rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
 	}
 	return err
+}
+
+// runPipelined is InPipelinedTx on conn, leaving the rollback of a failure to its caller.
+func runPipelined(ctx context.Context, conn *pgxpool.Conn, first Statement, fn func(DBTX, pgconn.CommandTag) ([]Statement, error)) error {
+	var begin pgx.Batch
+	begin.Queue("BEGIN")
+	begin.Queue(first.SQL, first.Args...)
+	tags, err := execBatch(ctx, conn, &begin)
+	if err != nil {
+		return err
+	}
+	tx := &pipelinedTx{conn: conn}
+	last, err := fn(tx, tags[1])
+	if err != nil {
+		return err
+	}
+	var commit pgx.Batch
+	for _, s := range append(tx.atCommit, last...) {
+		commit.Queue(s.SQL, s.Args...)
+	}
+	commit.Queue("COMMIT")
+	if tags, err = execBatch(ctx, conn, &commit); err != nil {
+		return err
+	}
+	if tags[len(tags)-1].String() == "ROLLBACK" { // the server ended a failed transaction
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
 }
 
 // inNestedTx is InPipelinedTx on db, which is not a pool: statement by statement, in InTx.
