@@ -21,17 +21,7 @@ import (
 func TestReadTrace(t *testing.T) {
 	const topic, order, other, user = "topic", "order-1", "order-2", "user-1"
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	cfg := kafka.Config{Brokers: cluster.ListenAddrs()}
-	producer, err := cfg.NewClient(kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
+	_, cfg, producer := newKafka(t, topic, 3)
 	ctx := context.Background()
 
 	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
@@ -94,4 +84,22 @@ func TestReadTrace(t *testing.T) {
 	if _, err := eventlog.Open(ctx, cfg, "no-such-topic"); !errors.Is(err, eventlog.ErrNoTopic) {
 		t.Errorf("open a missing topic: %v, want ErrNoTopic", err)
 	}
+}
+
+// newKafka is an embedded broker with topic in partitions partitions, and a producer to it; both
+// close when t ends.
+func newKafka(t *testing.T, topic string, partitions int32) (*kfake.Cluster, kafka.Config, *kgo.Client) {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	cfg := kafka.Config{Brokers: cluster.ListenAddrs()}
+	producer, err := cfg.NewClient(kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(producer.Close)
+	return cluster, cfg, producer
 }

@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ordersaga/ordersaga/internal/eventlog"
-	"github.com/ordersaga/ordersaga/internal/kafka"
 )
 
 // A record produced while the reader looks up where a time starts (a watch opened just as its
@@ -18,17 +16,7 @@ import (
 // hook produces it between the reader's two lookups.
 func TestOffsetsOfATimeIncludeARecordProducedDuringTheLookup(t *testing.T) {
 	const topic = "topic"
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	cfg := kafka.Config{Brokers: cluster.ListenAddrs()}
-	producer, err := cfg.NewClient(kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
+	cluster, cfg, producer := newKafka(t, topic, 1)
 	ctx := context.Background()
 	r, err := eventlog.Open(ctx, cfg, topic)
 	if err != nil {
