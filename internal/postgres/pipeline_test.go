@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -189,5 +190,40 @@ func TestExecAtCommitWaitsForThePipelinedCommitAndRunsAtOnceElsewhere(t *testing
 	}
 	if err := postgres.ExecAtCommit(ctx, pool, `INSERT INTO effects VALUES ($1)`, 2); err != nil || rows(t, pool, "effects") != 2 {
 		t.Errorf("ExecAtCommit on the pool = %v with %d effects; want it run at once (2)", err, rows(t, pool, "effects"))
+	}
+}
+
+// On a transaction rather than a pool (a store running inside one), InPipelinedTx is a savepoint
+// of it: its work commits with the outer transaction, and its failure undoes only its own work.
+func TestInPipelinedTxInsideATransactionIsASavepoint(t *testing.T) {
+	ctx := context.Background()
+	pool := newLedger(t)
+	boom := errors.New("boom")
+	err := postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES (7)`); err != nil {
+			return err
+		}
+		failed := postgres.InPipelinedTx(ctx, tx, claimA, func(inner postgres.DBTX, _ pgconn.CommandTag) ([]postgres.Statement, error) {
+			return nil, boom
+		})
+		if !errors.Is(failed, boom) {
+			t.Errorf("a failing nested InPipelinedTx = %v, want fn's error", failed)
+		}
+		return postgres.InPipelinedTx(ctx, tx, claimA, func(inner postgres.DBTX, first pgconn.CommandTag) ([]postgres.Statement, error) {
+			if err := postgres.ExecAtCommit(ctx, inner, `INSERT INTO effects VALUES (8)`); err != nil {
+				return nil, err
+			}
+			return []postgres.Statement{{SQL: `UPDATE claims SET note = 'done' WHERE id = 'a'`}}, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	if err := pool.QueryRow(ctx, `SELECT note FROM claims WHERE id = 'a'`).Scan(&note); err != nil || note != "done" {
+		t.Errorf("claim note = %q, %v; want the second savepoint's claim and last statement committed", note, err)
+	}
+	if n := rows(t, pool, "effects"); n != 2 {
+		t.Errorf("%d effects, want 2: the outer one and the second savepoint's", n)
 	}
 }
