@@ -87,13 +87,15 @@ func inNestedTx(ctx context.Context, db DBTX, first Statement, fn func(DBTX, pgc
 			return err
 		}
 		last, err := fn(tx, tag)
-		for _, s := range last {
-			if err != nil {
-				break
-			}
-			_, err = tx.Exec(ctx, s.SQL, s.Args...)
+		if err != nil {
+			return err
 		}
-		return err
+		for _, s := range last {
+			if _, err := tx.Exec(ctx, s.SQL, s.Args...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
