@@ -3,6 +3,7 @@ package order
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -55,19 +56,20 @@ func (s *Store) Create(ctx context.Context, o *Order, idem Idempotency, announce
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 		ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
 		Args: []any{o.ID, o.UserID, o.Status, o.Items, key, idem.Hash, o.DeadlineAt, o.nextEvent, o.CreatedAt}}
-	err = postgres.InPipelinedTx(ctx, s.db, insert, func(tx postgres.DBTX, inserted pgconn.CommandTag) ([]postgres.Statement, error) {
-		if inserted.RowsAffected() == 0 { // the key was used before
-			stored, err = (&Store{db: tx}).replay(ctx, o.UserID, idem)
-			return nil, err
-		}
-		// Every column not inserted is at its default, which o's zero values are.
-		stored, created = o, true
+	err = postgres.InPipelinedTx(ctx, s.db, insert, insertedNow, func(tx postgres.DBTX) ([]postgres.Statement, error) {
 		return nil, outbox.Add(ctx, tx, announce)
 	})
-	if err != nil {
-		return nil, false, fmt.Errorf("create order: %w", err) // a Conflict stays one
+	if errors.Is(err, errKeyUsed) {
+		stored, err = s.replay(ctx, o.UserID, idem)
+		if err != nil {
+			return nil, false, fmt.Errorf("create order: %w", err) // a Conflict stays one
+		}
+		return stored, false, nil
 	}
-	return stored, created, nil
+	if err != nil {
+		return nil, false, fmt.Errorf("create order: %w", err)
+	}
+	return o, true, nil // every column not inserted is at its default, which o's zero values are
 }
 
 // replay returns the order the user created before with idem's key. Errors: Conflict when that
@@ -86,6 +88,17 @@ func (s *Store) replay(ctx context.Context, userID string, idem Idempotency) (*O
 		return nil, apperr.Errorf(apperr.Conflict, "Idempotency-Key was already used for a different request")
 	}
 	return &prev.Order, nil
+}
+
+// errKeyUsed ends the transaction of an order whose Idempotency-Key was used before.
+var errKeyUsed = errors.New("idempotency key used before")
+
+// insertedNow is Create's check of its insert: nothing inserted means the key was used before.
+func insertedNow(insert pgconn.CommandTag) error {
+	if insert.RowsAffected() == 0 {
+		return errKeyUsed
+	}
+	return nil
 }
 
 // errNotFound is the one NotFound for an order. An order id that is not a UUID gets it too: no

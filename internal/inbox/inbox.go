@@ -35,22 +35,18 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 type HandleFunc func(ctx context.Context, tx postgres.DBTX) (*cloudevents.Event, error)
 
 // Process handles e exactly once: in one transaction it claims e's (source, id), runs handle and
-// stores its reply. When e was handled before, it returns the stored reply and does not call
-// handle. A concurrent duplicate waits on the first delivery's row lock and then sees it as
-// handled. The claim travels with the transaction's BEGIN and the reply with its COMMIT
-// (postgres.InPipelinedTx), so the inbox adds no round trip to the effect's own. Errors are
-// handle's, or the database's (transient: the caller answers 5xx).
+// stores its reply. When e was handled before, it returns the stored reply, and nothing handle
+// did is kept. A concurrent duplicate waits on the first delivery's row lock and then sees it as
+// handled. The claim travels with the transaction's BEGIN and handle's first statement, the reply
+// with its COMMIT (postgres.InPipelinedTx), so the inbox adds no round trip to the effect's own,
+// and the effect's first read or write costs none either. Errors are handle's, or the database's
+// (transient: the caller answers 5xx).
 func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handle HandleFunc) (*cloudevents.Event, error) {
 	var reply *cloudevents.Event
 	claim := postgres.Statement{SQL: `INSERT INTO inbox (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		Args: []any{e.Source(), e.ID(), e.Type()}}
-	err := postgres.InPipelinedTx(ctx, pool, claim, func(tx postgres.DBTX, claimed pgconn.CommandTag) ([]postgres.Statement, error) {
+	err := postgres.InPipelinedTx(ctx, pool, claim, claimedNow, func(tx postgres.DBTX) ([]postgres.Statement, error) {
 		var err error
-		if claimed.RowsAffected() == 0 {
-			telemetry.DuplicateCaught(ctx, e.Type())
-			reply, err = storedReply(ctx, tx, e)
-			return nil, err
-		}
 		if reply, err = handle(ctx, tx); err != nil || reply == nil {
 			return nil, err
 		}
@@ -61,6 +57,10 @@ func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handl
 		return []postgres.Statement{{SQL: `UPDATE inbox SET reply = $3 WHERE source = $1 AND id = $2`,
 			Args: []any{e.Source(), e.ID(), raw}}}, nil
 	})
+	if errors.Is(err, errHandledBefore) {
+		telemetry.DuplicateCaught(ctx, e.Type())
+		return storedReply(ctx, pool, e)
+	}
 	if postgres.IsDataException(err) {
 		// Input PostgreSQL cannot store (bad encoding, out of range) fails the same way on every
 		// retry: refuse it rather than have it retried forever.
@@ -70,6 +70,19 @@ func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handl
 		return nil, err
 	}
 	return reply, nil
+}
+
+// errHandledBefore ends the transaction of an event whose claim found it handled already.
+var errHandledBefore = errors.New("inbox: event handled before")
+
+// claimedNow is Process's check of the claim: an event claimed before is not handled again. The
+// first delivery has committed by then (the claim waited for its row lock), so its reply is there
+// to read.
+func claimedNow(claim pgconn.CommandTag) error {
+	if claim.RowsAffected() == 0 {
+		return errHandledBefore
+	}
+	return nil
 }
 
 func storedReply(ctx context.Context, tx postgres.DBTX, e cloudevents.Event) (*cloudevents.Event, error) {

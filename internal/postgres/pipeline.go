@@ -19,30 +19,37 @@ type Statement struct {
 // ErrNestedTx is Begin's error inside InPipelinedTx: its transaction has no savepoints.
 var ErrNestedTx = errors.New("postgres: a pipelined transaction cannot open a nested one")
 
-// InPipelinedTx runs fn in a transaction that costs two round trips fewer than InTx's: BEGIN is
-// sent together with first (one round trip), and COMMIT together with the statements fn returns
-// (another), as pipelined batches. It is made for the saga's hot path, where every event is a
-// claim, an effect and a stored reply: the claim goes with BEGIN, the reply with COMMIT.
+// InPipelinedTx runs fn in a transaction that costs two round trips fewer than InTx's: BEGIN and
+// first are sent together with the first statement fn runs (one round trip), and COMMIT together
+// with the statements fn returns (another), as pipelined batches. It is made for the saga's hot
+// path, where every event is a claim, an effect and a stored reply: the claim goes with BEGIN and
+// the effect's first read or write, the reply with COMMIT.
 //
-// fn gets first's command tag and the open transaction as a DBTX (its Begin returns
-// ErrNestedTx). Statements given to ExecAtCommit on it are sent with COMMIT, before fn's last.
-// Everything is rolled back when first, fn or a last statement fails; a connection that cannot
-// even roll back is not reused (the pool drops any connection left in a transaction). Only a
-// pool's connections are pipelined: on a transaction (a store running inside one), it is InTx's
-// savepoint, one statement at a time. Errors: first's, fn's or a last statement's,
-// pgx.ErrTxCommitRollback, or the database's.
-func InPipelinedTx(ctx context.Context, db DBTX, first Statement,
-	fn func(tx DBTX, first pgconn.CommandTag) (last []Statement, err error)) error {
+// check, when not nil, decides from first's command tag whether the transaction goes on (the
+// claim was new, say). Since fn's first statement travels with first, it runs before check has
+// seen the tag; when check refuses, or first fails, that statement's call returns the error,
+// nothing of the transaction is kept, and InPipelinedTx returns that error whatever fn made of it.
+// A refusal is therefore only ever check's own error, not a state to handle inside fn.
+//
+// fn gets the open transaction as a DBTX (its Begin returns ErrNestedTx). Statements given to
+// ExecAtCommit on it are sent with COMMIT, before fn's last. Everything is rolled back when
+// first, check, fn or a last statement fails; a connection that cannot even roll back is not
+// reused (the pool drops any connection left in a transaction). Only a pool's connections are
+// pipelined: on a transaction (a store running inside one), it is InTx's savepoint, one statement
+// at a time. Errors: first's, check's, fn's or a last statement's, pgx.ErrTxCommitRollback, or
+// the database's.
+func InPipelinedTx(ctx context.Context, db DBTX, first Statement, check func(pgconn.CommandTag) error,
+	fn func(tx DBTX) (last []Statement, err error)) error {
 	pool, ok := db.(*pgxpool.Pool)
 	if !ok {
-		return inNestedTx(ctx, db, first, fn)
+		return inNestedTx(ctx, db, first, check, fn)
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	err = runPipelined(ctx, conn, first, fn)
+	err = runPipelined(ctx, &pipelinedTx{conn: conn, first: first, check: check}, fn)
 	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
 		if _, rbErr := conn.Exec(ctx, "ROLLBACK"); rbErr != nil {
 			err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
@@ -51,26 +58,32 @@ func InPipelinedTx(ctx context.Context, db DBTX, first Statement,
 	return err
 }
 
-// runPipelined is InPipelinedTx on conn, leaving the rollback of a failure to its caller.
-func runPipelined(ctx context.Context, conn *pgxpool.Conn, first Statement, fn func(DBTX, pgconn.CommandTag) ([]Statement, error)) error {
-	var begin pgx.Batch
-	begin.Queue("BEGIN")
-	begin.Queue(first.SQL, first.Args...)
-	tags, err := execBatch(ctx, conn, &begin)
+// runPipelined is InPipelinedTx on tx's connection, leaving the rollback of a failure to its
+// caller.
+func runPipelined(ctx context.Context, tx *pipelinedTx, fn func(DBTX) ([]Statement, error)) error {
+	last, err := fn(tx)
+	if tx.openErr != nil {
+		return tx.openErr // first's or check's, even if fn went on regardless
+	}
 	if err != nil {
 		return err
 	}
-	tx := &pipelinedTx{conn: conn}
-	last, err := fn(tx, tags[1])
-	if err != nil {
-		return err
+	if !tx.opened { // fn ran no statement: BEGIN and first go alone
+		results, err := tx.open(ctx, "", nil)
+		if err != nil {
+			return err
+		}
+		if err := results.Close(); err != nil {
+			return err
+		}
 	}
 	var commit pgx.Batch
 	for _, s := range append(tx.atCommit, last...) {
 		commit.Queue(s.SQL, s.Args...)
 	}
 	commit.Queue("COMMIT")
-	if tags, err = execBatch(ctx, conn, &commit); err != nil {
+	tags, err := execBatch(ctx, tx.conn, &commit)
+	if err != nil {
 		return err
 	}
 	if tags[len(tags)-1].String() == "ROLLBACK" { // the server ended a failed transaction
@@ -80,13 +93,18 @@ func runPipelined(ctx context.Context, conn *pgxpool.Conn, first Statement, fn f
 }
 
 // inNestedTx is InPipelinedTx on db, which is not a pool: statement by statement, in InTx.
-func inNestedTx(ctx context.Context, db DBTX, first Statement, fn func(DBTX, pgconn.CommandTag) ([]Statement, error)) error {
+func inNestedTx(ctx context.Context, db DBTX, first Statement, check func(pgconn.CommandTag) error, fn func(DBTX) ([]Statement, error)) error {
 	return InTx(ctx, db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, first.SQL, first.Args...)
 		if err != nil {
 			return err
 		}
-		last, err := fn(tx, tag)
+		if check != nil {
+			if err := check(tag); err != nil {
+				return err
+			}
+		}
+		last, err := fn(tx)
 		if err != nil {
 			return err
 		}
@@ -132,23 +150,140 @@ func ExecAtCommit(ctx context.Context, db DBTX, sql string, args ...any) error {
 	return err
 }
 
-// pipelinedTx is InPipelinedTx's open transaction, as a DBTX: the connection it runs on, and the
-// statements that wait for its COMMIT.
+// pipelinedTx is InPipelinedTx's transaction, as a DBTX: the connection it runs on, how it
+// opens (first and check), and the statements that wait for its COMMIT. Until its first
+// statement, nothing has been sent: that statement opens it (open).
 type pipelinedTx struct {
 	conn     *pgxpool.Conn
+	first    Statement
+	check    func(pgconn.CommandTag) error
+	opened   bool
+	openErr  error // first's or check's error: the transaction cannot go on
 	atCommit []Statement
 }
 
+// open sends BEGIN, first and, unless sql is empty, the statement sql in one batch, applies check
+// to first's tag and returns the batch's results at sql's. Errors: BEGIN's, first's or check's,
+// also kept in openErr.
+func (tx *pipelinedTx) open(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+	tx.opened = true
+	var b pgx.Batch
+	b.Queue("BEGIN")
+	b.Queue(tx.first.SQL, tx.first.Args...)
+	if sql != "" {
+		b.Queue(sql, args...)
+	}
+	results := tx.conn.SendBatch(ctx, &b)
+	_, err := results.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = results.Exec()
+	}
+	if err == nil && tx.check != nil {
+		err = tx.check(tag)
+	}
+	if err != nil {
+		results.Close() // what sql did no longer matters: the transaction rolls back
+		tx.openErr = err
+		return nil, err
+	}
+	return results, nil
+}
+
 func (tx *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return tx.conn.Exec(ctx, sql, args...)
+	if tx.opened {
+		return tx.conn.Exec(ctx, sql, args...)
+	}
+	results, err := tx.open(ctx, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := results.Exec()
+	if closeErr := results.Close(); err == nil {
+		err = closeErr
+	}
+	return tag, err
 }
 
 func (tx *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return tx.conn.Query(ctx, sql, args...)
+	if tx.opened {
+		return tx.conn.Query(ctx, sql, args...)
+	}
+	results, err := tx.open(ctx, sql, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := results.Query()
+	if err != nil {
+		results.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, results: results}, nil
 }
 
 func (tx *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return tx.conn.QueryRow(ctx, sql, args...)
+	if tx.opened {
+		return tx.conn.QueryRow(ctx, sql, args...)
+	}
+	rows, err := tx.Query(ctx, sql, args...)
+	return firstRow{rows: rows, err: err}
 }
 
 func (*pipelinedTx) Begin(context.Context) (pgx.Tx, error) { return nil, ErrNestedTx }
+
+// batchRows are the rows of the last statement of a batch: closing them, or reading past the
+// last, closes the batch too, so that the connection is free for the next statement.
+type batchRows struct {
+	pgx.Rows
+	results  pgx.BatchResults
+	closed   bool
+	closeErr error
+}
+
+func (r *batchRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	if !r.closed {
+		r.closed = true
+		r.closeErr = r.results.Close()
+	}
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.closeErr
+}
+
+// firstRow is QueryRow's answer made of rows, as pgx makes it: the first row scanned, the rest
+// ignored, pgx.ErrNoRows when there is none.
+type firstRow struct {
+	rows pgx.Rows
+	err  error
+}
+
+func (r firstRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -46,37 +47,153 @@ func rows(t *testing.T, pool *pgxpool.Pool, table string) int {
 
 var claimA = postgres.Statement{SQL: `INSERT INTO claims (id) VALUES ($1) ON CONFLICT DO NOTHING`, Args: []any{"a"}}
 
+var errClaimedBefore = errors.New("claimed before")
+
+// newClaim is the check of claimA: only a new claim goes on.
+func newClaim(tag pgconn.CommandTag) error {
+	if tag.RowsAffected() == 0 {
+		return errClaimedBefore
+	}
+	return nil
+}
+
 func TestInPipelinedTxCommitsTheFirstStatementTheEffectAndTheLastTogether(t *testing.T) {
 	ctx := context.Background()
 	pool := newLedger(t)
-	var claimed []int64
-	run := func() error {
-		return postgres.InPipelinedTx(ctx, pool, claimA, func(tx postgres.DBTX, first pgconn.CommandTag) ([]postgres.Statement, error) {
-			claimed = append(claimed, first.RowsAffected())
-			if first.RowsAffected() == 0 {
-				return nil, nil // claimed before: nothing more to do
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES (1)`); err != nil {
+	var fnErrs []error
+	run := func(n int) error {
+		return postgres.InPipelinedTx(ctx, pool, claimA, newClaim, func(tx postgres.DBTX) ([]postgres.Statement, error) {
+			_, err := tx.Exec(ctx, `INSERT INTO effects VALUES ($1)`, n) // sent with BEGIN and the claim
+			fnErrs = append(fnErrs, err)
+			if err != nil {
 				return nil, err
 			}
 			return []postgres.Statement{{SQL: `UPDATE claims SET note = $2 WHERE id = $1`, Args: []any{"a", "done"}}}, nil
 		})
 	}
-	if err := run(); err != nil {
+	if err := run(1); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(); err != nil {
-		t.Fatal(err)
+	if err := run(2); !errors.Is(err, errClaimedBefore) {
+		t.Fatalf("the second run = %v, want the check's refusal", err)
 	}
 	var note string
 	if err := pool.QueryRow(ctx, `SELECT note FROM claims WHERE id = 'a'`).Scan(&note); err != nil || note != "done" {
 		t.Errorf("note = %q, %v; want the last statement's \"done\" committed", note, err)
 	}
-	if len(claimed) != 2 || claimed[0] != 1 || claimed[1] != 0 {
-		t.Errorf("fn saw the first statement affect %v rows; want [1 0] (claimed, then already claimed)", claimed)
+	if len(fnErrs) != 2 || fnErrs[0] != nil || !errors.Is(fnErrs[1], errClaimedBefore) {
+		t.Errorf("fn's first statement returned %v; want nil, then the check's refusal", fnErrs)
 	}
-	if n := rows(t, pool, "effects"); n != 1 {
-		t.Errorf("%d effects, want 1", n)
+	var effects []int
+	if err := pool.QueryRow(ctx, `SELECT array_agg(n) FROM effects`).Scan(&effects); err != nil || len(effects) != 1 || effects[0] != 1 {
+		t.Errorf("effects %v, %v; want only the first run's [1]: the refused run's statement rolled back", effects, err)
+	}
+}
+
+// A refusal ends the transaction even when fn ignores it and goes on, and even when fn runs no
+// statement at all (BEGIN and the first statement then go alone, before the COMMIT).
+func TestInPipelinedTxRefusalEndsTheTransactionWhateverFnDoes(t *testing.T) {
+	ctx := context.Background()
+	pool := newLedger(t)
+	if _, err := pool.Exec(ctx, `INSERT INTO claims (id) VALUES ('a')`); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]func(tx postgres.DBTX) ([]postgres.Statement, error){
+		"fn ignores the error": func(tx postgres.DBTX) ([]postgres.Statement, error) {
+			_, _ = tx.Exec(ctx, `INSERT INTO effects VALUES (1)`)
+			return []postgres.Statement{{SQL: `INSERT INTO effects VALUES (2)`}}, nil
+		},
+		"fn runs no statement": func(tx postgres.DBTX) ([]postgres.Statement, error) {
+			if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO effects VALUES (3)`); err != nil {
+				return nil, err
+			}
+			return []postgres.Statement{{SQL: `INSERT INTO effects VALUES (4)`}}, nil
+		},
+	}
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) {
+			if err := postgres.InPipelinedTx(ctx, pool, claimA, newClaim, fn); !errors.Is(err, errClaimedBefore) {
+				t.Errorf("InPipelinedTx = %v, want the check's refusal", err)
+			}
+			if n := rows(t, pool, "effects"); n != 0 {
+				t.Errorf("%d effects, want none", n)
+			}
+		})
+	}
+}
+
+// fn's first read travels with BEGIN: its rows read as any query's, whether they are collected,
+// scanned as one row, looped over, or left unread, and the next statement finds the connection
+// free.
+func TestInPipelinedTxFirstReadGoesWithBegin(t *testing.T) {
+	ctx := context.Background()
+	pool := newLedger(t)
+	if _, err := pool.Exec(ctx, `INSERT INTO effects VALUES (5), (6)`); err != nil {
+		t.Fatal(err)
+	}
+	reads := map[string]func(tx postgres.DBTX) (int, error){
+		"collected": func(tx postgres.DBTX) (int, error) {
+			all, err := postgres.QueryAll[struct {
+				N int `db:"n"`
+			}](ctx, tx, `SELECT n FROM effects ORDER BY n`)
+			if err != nil || len(all) != 2 {
+				return 0, fmt.Errorf("QueryAll = %v, %v", all, err)
+			}
+			return all[0].N + all[1].N, nil
+		},
+		"one row": func(tx postgres.DBTX) (int, error) {
+			var sum int
+			err := tx.QueryRow(ctx, `SELECT sum(n) FROM effects`).Scan(&sum)
+			return sum, err
+		},
+		"no row": func(tx postgres.DBTX) (int, error) {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT n FROM effects WHERE n > 100`).Scan(&n); !errors.Is(err, pgx.ErrNoRows) {
+				return 0, fmt.Errorf("QueryRow of no row = %v, want pgx.ErrNoRows", err)
+			}
+			return 11, nil
+		},
+		"looped without Close": func(tx postgres.DBTX) (int, error) {
+			rows, err := tx.Query(ctx, `SELECT n FROM effects`)
+			if err != nil {
+				return 0, err
+			}
+			sum := 0
+			for rows.Next() {
+				var n int
+				if err := rows.Scan(&n); err != nil {
+					return 0, err
+				}
+				sum += n
+			}
+			return sum, rows.Err()
+		},
+		"closed unread": func(tx postgres.DBTX) (int, error) {
+			rows, err := tx.Query(ctx, `SELECT n FROM effects`)
+			if err != nil {
+				return 0, err
+			}
+			rows.Close()
+			return 11, rows.Err()
+		},
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			var sum, after int
+			err := postgres.InPipelinedTx(ctx, pool, claimA, nil, func(tx postgres.DBTX) ([]postgres.Statement, error) {
+				var err error
+				if sum, err = read(tx); err != nil {
+					return nil, err
+				}
+				return nil, tx.QueryRow(ctx, `SELECT count(*) FROM claims`).Scan(&after)
+			})
+			if err != nil || sum != 11 || after != 1 {
+				t.Errorf("InPipelinedTx = %v with sum %d and %d claims seen after; want nil, 11 and 1", err, sum, after)
+			}
+			if _, err := pool.Exec(ctx, `DELETE FROM claims`); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -152,9 +269,7 @@ func TestInPipelinedTxRollsBackWhicheverPartFails(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := postgres.InPipelinedTx(ctx, pool, c.first, func(tx postgres.DBTX, _ pgconn.CommandTag) ([]postgres.Statement, error) {
-				return c.fn(tx)
-			})
+			err := postgres.InPipelinedTx(ctx, pool, c.first, nil, c.fn)
 			if !c.isErr(err) {
 				t.Fatalf("InPipelinedTx = %v, want the failing part's error", err)
 			}
@@ -176,7 +291,7 @@ func TestExecAtCommitWaitsForThePipelinedCommitAndRunsAtOnceElsewhere(t *testing
 	ctx := context.Background()
 	pool := newLedger(t)
 	var seenBeforeCommit int
-	err := postgres.InPipelinedTx(ctx, pool, claimA, func(tx postgres.DBTX, _ pgconn.CommandTag) ([]postgres.Statement, error) {
+	err := postgres.InPipelinedTx(ctx, pool, claimA, nil, func(tx postgres.DBTX) ([]postgres.Statement, error) {
 		if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO effects VALUES ($1)`, 1); err != nil {
 			return nil, err
 		}
@@ -203,13 +318,13 @@ func TestInPipelinedTxInsideATransactionIsASavepoint(t *testing.T) {
 		if _, err := tx.Exec(ctx, `INSERT INTO effects VALUES (7)`); err != nil {
 			return err
 		}
-		failed := postgres.InPipelinedTx(ctx, tx, claimA, func(inner postgres.DBTX, _ pgconn.CommandTag) ([]postgres.Statement, error) {
+		failed := postgres.InPipelinedTx(ctx, tx, claimA, nil, func(inner postgres.DBTX) ([]postgres.Statement, error) {
 			return nil, boom
 		})
 		if !errors.Is(failed, boom) {
 			t.Errorf("a failing nested InPipelinedTx = %v, want fn's error", failed)
 		}
-		return postgres.InPipelinedTx(ctx, tx, claimA, func(inner postgres.DBTX, first pgconn.CommandTag) ([]postgres.Statement, error) {
+		return postgres.InPipelinedTx(ctx, tx, claimA, newClaim, func(inner postgres.DBTX) ([]postgres.Statement, error) {
 			if err := postgres.ExecAtCommit(ctx, inner, `INSERT INTO effects VALUES (8)`); err != nil {
 				return nil, err
 			}
