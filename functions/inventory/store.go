@@ -144,46 +144,48 @@ func (s store) LockItems(ctx context.Context, skus []string) (map[string]stock, 
 	return found, nil
 }
 
-// errStockMoved says a conditional stock update matched fewer rows than it should have: the rows
-// were not locked as they must be. It is an internal error, so the transaction rolls back whole.
+// errStockMoved says a reservation found less stock than it was decided on: the rows were not
+// locked as they must be. It is an internal error, so the transaction rolls back whole.
 var errStockMoved = errors.New("stock changed under a held lock")
 
-// Reserve moves each line's quantity from available to reserved, only where enough is available,
-// records the lines at the given prices and sets the reservation's total, in one statement (one
-// round trip on the hot path). The item rows must be locked (LockItems) and checked; a line that
-// no longer fits fails the whole call, and the caller's transaction rolls back.
+// Reserve moves each line's quantity from available to reserved, records the lines at the given
+// prices and sets the reservation's total, in one statement that travels with the event's COMMIT
+// (postgres.ExecAtCommit): nothing after it reads what it wrote. The item rows must be locked
+// (LockItems) and checked. Should a line no longer fit all the same, the items' CHECK
+// (available >= 0) fails the statement, and with it the whole transaction: nothing is taken.
+// Errors, when it runs at once (outside an event's transaction): errStockMoved (Internal), or
+// the database's.
 func (s store) Reserve(ctx context.Context, orderID string, lines []events.Line, prices []int64, total int64) error {
 	skus := make([]string, len(lines))
 	qtys := make([]int64, len(lines))
 	for i, l := range lines {
 		skus[i], qtys[i] = l.SKU, l.Quantity
 	}
-	var moved int
-	err := s.db.QueryRow(ctx, `
+	err := postgres.ExecAtCommit(ctx, s.db, `
 		WITH taken AS (
 			UPDATE items AS i SET available = i.available - l.qty, reserved = i.reserved + l.qty, updated_at = now()
 			FROM unnest($2::text[], $3::bigint[]) AS l(sku, qty)
-			WHERE i.sku = l.sku AND i.available >= l.qty
-			RETURNING i.sku
+			WHERE i.sku = l.sku
 		), recorded AS (
 			INSERT INTO reservation_lines (order_id, sku, quantity, price_cents)
 			SELECT $1, l.sku, l.qty, l.price FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS l(sku, qty, price)
-		), totalled AS (
-			UPDATE reservations SET total_cents = $5, updated_at = now() WHERE order_id = $1
 		)
-		SELECT count(*) FROM taken`, orderID, skus, qtys, prices, total).Scan(&moved)
+		UPDATE reservations SET total_cents = $5, updated_at = now() WHERE order_id = $1`,
+		orderID, skus, qtys, prices, total)
+	if postgres.IsCheckViolation(err) {
+		return fmt.Errorf("reserve stock for order %s: %w (%v)", orderID, errStockMoved, err)
+	}
 	if err != nil {
 		return fmt.Errorf("reserve stock: %w", err)
-	}
-	if moved != len(lines) {
-		return fmt.Errorf("reserve stock for order %s: %w", orderID, errStockMoved)
 	}
 	return nil
 }
 
-// Reject marks a claimed reservation REJECTED, with the reason and the sku that caused it.
+// Reject marks a claimed reservation REJECTED, with the reason and the sku that caused it. It
+// travels with the event's COMMIT (postgres.ExecAtCommit). Errors, when it runs at once: the
+// database's.
 func (s store) Reject(ctx context.Context, orderID, reason, sku string) error {
-	if _, err := s.db.Exec(ctx,
+	if err := postgres.ExecAtCommit(ctx, s.db,
 		`UPDATE reservations SET status = 'REJECTED', reason = $2, sku = $3, updated_at = now() WHERE order_id = $1`,
 		orderID, reason, sku); err != nil {
 		return fmt.Errorf("reject reservation: %w", err)

@@ -11,7 +11,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/events"
 )
 
-// The conditional UPDATE is the second guard against oversell: even called without the check
+// The items' CHECK is the second guard against oversell: even called without the check
 // reserveLines makes, Reserve takes nothing that is not there and fails the whole order.
 func TestStoreReserveIsConditional(t *testing.T) {
 	f := newFixture(t)
