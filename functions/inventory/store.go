@@ -161,7 +161,7 @@ func (s store) Reserve(ctx context.Context, orderID string, lines []events.Line,
 	for i, l := range lines {
 		skus[i], qtys[i] = l.SKU, l.Quantity
 	}
-	err := postgres.ExecAtCommit(ctx, s.db, `
+	err := postgres.ExecAtCommit(ctx, s.db, "reserve stock for order "+orderID, `
 		WITH taken AS (
 			UPDATE items AS i SET available = i.available - l.qty, reserved = i.reserved + l.qty, updated_at = now()
 			FROM unnest($2::text[], $3::bigint[]) AS l(sku, qty)
@@ -173,24 +173,18 @@ func (s store) Reserve(ctx context.Context, orderID string, lines []events.Line,
 		UPDATE reservations SET total_cents = $5, updated_at = now() WHERE order_id = $1`,
 		orderID, skus, qtys, prices, total)
 	if postgres.IsCheckViolation(err) {
-		return fmt.Errorf("reserve stock for order %s: %w (%v)", orderID, errStockMoved, err)
+		return fmt.Errorf("%w: %w", errStockMoved, err)
 	}
-	if err != nil {
-		return fmt.Errorf("reserve stock: %w", err)
-	}
-	return nil
+	return err
 }
 
 // Reject marks a claimed reservation REJECTED, with the reason and the sku that caused it. It
 // travels with the event's COMMIT (postgres.ExecAtCommit). Errors, when it runs at once: the
 // database's.
 func (s store) Reject(ctx context.Context, orderID, reason, sku string) error {
-	if err := postgres.ExecAtCommit(ctx, s.db,
+	return postgres.ExecAtCommit(ctx, s.db, "reject reservation",
 		`UPDATE reservations SET status = 'REJECTED', reason = $2, sku = $3, updated_at = now() WHERE order_id = $1`,
-		orderID, reason, sku); err != nil {
-		return fmt.Errorf("reject reservation: %w", err)
-	}
-	return nil
+		orderID, reason, sku)
 }
 
 // Transition moves the order's reservation from RESERVED to status to, with the given reason, and
@@ -223,15 +217,12 @@ func (s store) Sell(ctx context.Context, orderID string) error {
 // statements travel with the event's COMMIT (postgres.ExecAtCommit), still in that order: their
 // results are not needed, and a failure of either still rolls the whole event back.
 func (s store) settle(ctx context.Context, orderID, set string) error {
-	if err := postgres.ExecAtCommit(ctx, s.db,
+	if err := postgres.ExecAtCommit(ctx, s.db, "lock reserved items",
 		`SELECT 1 FROM items WHERE sku IN (SELECT sku FROM reservation_lines WHERE order_id = $1)
 		 ORDER BY sku FOR UPDATE`, orderID); err != nil {
-		return fmt.Errorf("lock reserved items: %w", err)
+		return err
 	}
-	if err := postgres.ExecAtCommit(ctx, s.db,
+	return postgres.ExecAtCommit(ctx, s.db, "settle reservation",
 		`UPDATE items AS i SET reserved = i.reserved - l.quantity, `+set+`, updated_at = now()
-		 FROM reservation_lines AS l WHERE l.order_id = $1 AND i.sku = l.sku`, orderID); err != nil {
-		return fmt.Errorf("settle reservation: %w", err)
-	}
-	return nil
+		 FROM reservation_lines AS l WHERE l.order_id = $1 AND i.sku = l.sku`, orderID)
 }

@@ -155,14 +155,14 @@ func (s *Store) Update(ctx context.Context, id string, change func(*Order) (bool
 // updated_at is the function's clock, as created_at is.
 func (s *Store) save(ctx context.Context, o *Order) error {
 	updated := time.Now().Truncate(time.Microsecond) // what PostgreSQL keeps of it
-	err := postgres.ExecAtCommit(ctx, s.db, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
+	err := postgres.ExecAtCommit(ctx, s.db, "update order "+o.ID, `UPDATE orders SET status = $2, inventory_reserved = $3, total_cents = $4,
 		cancel_reason = $5, tracking_id = $6, cancel_requested_reason = $7, deadline_at = $8,
 		deadline_attempts = $9, next_event = COALESCE($10, next_event), updated_at = $11
 		WHERE id = $1`,
 		o.ID, o.Status, o.InventoryReserved, o.TotalCents, o.CancelReason, o.TrackingID,
 		o.CancelRequestedReason, o.DeadlineAt, o.DeadlineAttempts, o.nextEvent, updated)
 	if err != nil {
-		return fmt.Errorf("update order %s: %w", o.ID, err)
+		return err
 	}
 	o.UpdatedAt = updated
 	return nil

@@ -55,7 +55,7 @@ func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handl
 			return nil, fmt.Errorf("encode reply: %w", err)
 		}
 		return []postgres.Statement{{SQL: `UPDATE inbox SET reply = $3 WHERE source = $1 AND id = $2`,
-			Args: []any{e.Source(), e.ID(), raw}}}, nil
+			Args: []any{e.Source(), e.ID(), raw}, What: "store the reply"}}, nil
 	})
 	if errors.Is(err, errHandledBefore) {
 		telemetry.DuplicateCaught(ctx, e.Type())

@@ -35,10 +35,7 @@ func Add(ctx context.Context, tx postgres.DBTX, e cloudevents.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO outbox (id, event) VALUES ($1, $2)`, e.ID(), raw); err != nil {
-		return fmt.Errorf("add to outbox: %w", err)
-	}
-	return nil
+	return postgres.ExecAtCommit(ctx, tx, "add to outbox", `INSERT INTO outbox (id, event) VALUES ($1, $2)`, e.ID(), raw)
 }
 
 // Requeue stores e in the outbox as part of tx to be published once more, with its id unchanged:

@@ -14,6 +14,9 @@ import (
 type Statement struct {
 	SQL  string
 	Args []any
+	// What the statement does ("store the reply"), prefixed to its error when it fails in a
+	// batch, where the caller's own wrapping cannot reach it.
+	What string
 }
 
 // ErrNestedTx is Begin's error inside InPipelinedTx: its transaction has no savepoints.
@@ -77,12 +80,8 @@ func runPipelined(ctx context.Context, tx *pipelinedTx, fn func(DBTX) ([]Stateme
 			return err
 		}
 	}
-	var commit pgx.Batch
-	for _, s := range append(tx.atCommit, last...) {
-		commit.Queue(s.SQL, s.Args...)
-	}
-	commit.Queue("COMMIT")
-	tags, err := execBatch(ctx, tx.conn, &commit)
+	commit := append(append(tx.atCommit, last...), Statement{SQL: "COMMIT", What: "commit"})
+	tags, err := execBatch(ctx, tx.conn, commit)
 	if err != nil {
 		return err
 	}
@@ -117,15 +116,22 @@ func inNestedTx(ctx context.Context, db DBTX, first Statement, check func(pgconn
 	})
 }
 
-// execBatch sends b in one round trip and returns each statement's command tag. Errors: the
-// first statement's that failed (the server skips the rest).
-func execBatch(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) ([]pgconn.CommandTag, error) {
-	results := conn.SendBatch(ctx, b)
-	tags := make([]pgconn.CommandTag, 0, b.Len())
+// execBatch sends statements in one round trip and returns each one's command tag. Errors: the
+// first failing statement's, after its What (the server skips the rest).
+func execBatch(ctx context.Context, conn *pgxpool.Conn, statements []Statement) ([]pgconn.CommandTag, error) {
+	var b pgx.Batch
+	for _, s := range statements {
+		b.Queue(s.SQL, s.Args...)
+	}
+	results := conn.SendBatch(ctx, &b)
+	tags := make([]pgconn.CommandTag, 0, len(statements))
 	var err error
-	for range b.Len() {
+	for _, s := range statements {
 		var tag pgconn.CommandTag
 		if tag, err = results.Exec(); err != nil {
+			if s.What != "" {
+				err = fmt.Errorf("%s: %w", s.What, err)
+			}
 			break
 		}
 		tags = append(tags, tag)
@@ -138,16 +144,19 @@ func execBatch(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) ([]pgconn.
 
 // ExecAtCommit runs a write whose result its caller does not need: with the COMMIT of db, in
 // the same round trip, when db is InPipelinedTx's transaction; at once otherwise. Either way it
-// is part of the transaction: if it fails, nothing commits. Statements that follow it in the
-// transaction do not see its effect when it waits for the COMMIT, so use it for a transaction's
-// last write to a row. Errors: the statement's, when it runs at once.
-func ExecAtCommit(ctx context.Context, db DBTX, sql string, args ...any) error {
+// is part of the transaction: if it fails, nothing commits, and its error reads "what: cause"
+// whenever it comes. Statements that follow it in the transaction do not see its effect when it
+// waits for the COMMIT, so use it for a transaction's last write to a row. Errors: the
+// statement's, when it runs at once.
+func ExecAtCommit(ctx context.Context, db DBTX, what, sql string, args ...any) error {
 	if tx, ok := db.(*pipelinedTx); ok {
-		tx.atCommit = append(tx.atCommit, Statement{SQL: sql, Args: args})
+		tx.atCommit = append(tx.atCommit, Statement{SQL: sql, Args: args, What: what})
 		return nil
 	}
-	_, err := db.Exec(ctx, sql, args...)
-	return err
+	if _, err := db.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // pipelinedTx is InPipelinedTx's transaction, as a DBTX: the connection it runs on, how it

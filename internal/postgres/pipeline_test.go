@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -104,7 +105,7 @@ func TestInPipelinedTxRefusalEndsTheTransactionWhateverFnDoes(t *testing.T) {
 			return []postgres.Statement{{SQL: `INSERT INTO effects VALUES (2)`}}, nil
 		},
 		"fn runs no statement": func(tx postgres.DBTX) ([]postgres.Statement, error) {
-			if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO effects VALUES (3)`); err != nil {
+			if err := postgres.ExecAtCommit(ctx, tx, "add an effect", `INSERT INTO effects VALUES (3)`); err != nil {
 				return nil, err
 			}
 			return []postgres.Statement{{SQL: `INSERT INTO effects VALUES (4)`}}, nil
@@ -248,12 +249,14 @@ func TestInPipelinedTxRollsBackWhicheverPartFails(t *testing.T) {
 		"a statement at commit": {
 			first: claimA,
 			fn: func(tx postgres.DBTX) ([]postgres.Statement, error) {
-				if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO effects VALUES (-1)`); err != nil {
+				if err := postgres.ExecAtCommit(ctx, tx, "add an effect", `INSERT INTO effects VALUES (-1)`); err != nil {
 					return nil, err // it must wait for the COMMIT, not fail here
 				}
 				return nil, effect(tx)
 			},
-			isErr: postgres.IsCheckViolation,
+			isErr: func(err error) bool { // and says which statement failed, though it failed late
+				return postgres.IsCheckViolation(err) && strings.HasPrefix(err.Error(), "add an effect: ")
+			},
 		},
 		"a nested transaction": {
 			first: claimA,
@@ -292,7 +295,7 @@ func TestExecAtCommitWaitsForThePipelinedCommitAndRunsAtOnceElsewhere(t *testing
 	pool := newLedger(t)
 	var seenBeforeCommit int
 	err := postgres.InPipelinedTx(ctx, pool, claimA, nil, func(tx postgres.DBTX) ([]postgres.Statement, error) {
-		if err := postgres.ExecAtCommit(ctx, tx, `INSERT INTO effects VALUES ($1)`, 1); err != nil {
+		if err := postgres.ExecAtCommit(ctx, tx, "add an effect", `INSERT INTO effects VALUES ($1)`, 1); err != nil {
 			return nil, err
 		}
 		return nil, tx.QueryRow(ctx, `SELECT count(*) FROM effects`).Scan(&seenBeforeCommit)
@@ -303,7 +306,7 @@ func TestExecAtCommitWaitsForThePipelinedCommitAndRunsAtOnceElsewhere(t *testing
 	if seenBeforeCommit != 0 || rows(t, pool, "effects") != 1 {
 		t.Errorf("the transaction saw %d effects before its commit and %d are committed; want 0, then 1", seenBeforeCommit, rows(t, pool, "effects"))
 	}
-	if err := postgres.ExecAtCommit(ctx, pool, `INSERT INTO effects VALUES ($1)`, 2); err != nil || rows(t, pool, "effects") != 2 {
+	if err := postgres.ExecAtCommit(ctx, pool, "add an effect", `INSERT INTO effects VALUES ($1)`, 2); err != nil || rows(t, pool, "effects") != 2 {
 		t.Errorf("ExecAtCommit on the pool = %v with %d effects; want it run at once (2)", err, rows(t, pool, "effects"))
 	}
 }
@@ -325,7 +328,7 @@ func TestInPipelinedTxInsideATransactionIsASavepoint(t *testing.T) {
 			t.Errorf("a failing nested InPipelinedTx = %v, want fn's error", failed)
 		}
 		return postgres.InPipelinedTx(ctx, tx, claimA, newClaim, func(inner postgres.DBTX) ([]postgres.Statement, error) {
-			if err := postgres.ExecAtCommit(ctx, inner, `INSERT INTO effects VALUES (8)`); err != nil {
+			if err := postgres.ExecAtCommit(ctx, inner, "add an effect", `INSERT INTO effects VALUES (8)`); err != nil {
 				return nil, err
 			}
 			return []postgres.Statement{{SQL: `UPDATE claims SET note = 'done' WHERE id = 'a'`}}, nil
