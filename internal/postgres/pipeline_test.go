@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -18,11 +19,18 @@ import (
 // newLedger is a pool of one connection on a schema with a claims table and an effects table.
 func newLedger(t *testing.T) *pgxpool.Pool {
 	t.Helper()
+	return newTracedLedger(t, nil)
+}
+
+// newTracedLedger is newLedger with tracer watching its connection.
+func newTracedLedger(t *testing.T, tracer pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(pgtest.NewSchema(t, "ordersaga_pipeline_test", "pipelinetest"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.ConnConfig.Tracer = tracer
 	cfg.MaxConns = 1
 	cfg.ConnConfig.RuntimeParams["search_path"] = "pipelinetest"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -343,5 +351,65 @@ func TestInPipelinedTxInsideATransactionIsASavepoint(t *testing.T) {
 	}
 	if n := rows(t, pool, "effects"); n != 2 {
 		t.Errorf("%d effects, want 2: the outer one and the second savepoint's", n)
+	}
+}
+
+// roundTrips counts the requests a connection makes that wait for an answer: statements run on
+// their own and batches (a batch is one round trip, whatever it holds).
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// A step of the saga's shape (claim, a read, a deferred write, a stored reply) is two round trips;
+// a duplicate is two as well (the opening batch, then its rollback). This is the cost the hot
+// path is built around, counted rather than timed.
+func TestInPipelinedTxRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	trips := &roundTrips{}
+	pool := newTracedLedger(t, trips)
+	step := func(id string) error {
+		claim := postgres.Statement{SQL: `INSERT INTO claims (id) VALUES ($1) ON CONFLICT DO NOTHING`, Args: []any{id}}
+		return postgres.InPipelinedTx(ctx, pool, claim, newClaim, func(tx postgres.DBTX) ([]postgres.Statement, error) {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM effects`).Scan(&n); err != nil {
+				return nil, err
+			}
+			if err := postgres.ExecAtCommit(ctx, tx, "add an effect", `INSERT INTO effects VALUES ($1)`, n+1); err != nil {
+				return nil, err
+			}
+			return []postgres.Statement{{SQL: `UPDATE claims SET note = 'done' WHERE id = $1`, Args: []any{id}}}, nil
+		})
+	}
+	if err := step("warm-up"); err != nil { // prepares the statements: one more round trip, once
+		t.Fatal(err)
+	}
+	cases := []struct {
+		id    string
+		isErr func(error) bool
+	}{
+		{"b", func(err error) bool { return err == nil }},
+		{"b", func(err error) bool { return errors.Is(err, errClaimedBefore) }},
+	}
+	for _, c := range cases {
+		before := trips.n.Load()
+		if err := step(c.id); !c.isErr(err) {
+			t.Fatalf("step %s = %v", c.id, err)
+		}
+		if n := trips.n.Load() - before; n != 2 {
+			t.Errorf("step %s took %d round trips, want 2", c.id, n)
+		}
+	}
+	if n := rows(t, pool, "effects"); n != 2 {
+		t.Errorf("%d effects, want 2 (the warm-up's and b's)", n)
 	}
 }
