@@ -39,8 +39,10 @@ type HandleFunc func(ctx context.Context, tx postgres.DBTX) (*cloudevents.Event,
 // did is kept. A concurrent duplicate waits on the first delivery's row lock and then sees it as
 // handled. The claim travels with the transaction's BEGIN and handle's first statement, the reply
 // with its COMMIT (postgres.InPipelinedTx), so the inbox adds no round trip to the effect's own,
-// and the effect's first read or write costs none either. Errors are handle's, or the database's
-// (transient: the caller answers 5xx).
+// and the effect's first read or write costs none either. So a duplicate's handle runs as far as
+// its first statement, whose call then fails and whose work is rolled back: handle must do
+// nothing outside the transaction before it. Errors are handle's, or the database's (transient:
+// the caller answers 5xx).
 func Process(ctx context.Context, pool *pgxpool.Pool, e cloudevents.Event, handle HandleFunc) (*cloudevents.Event, error) {
 	var reply *cloudevents.Event
 	claim := postgres.Statement{SQL: `INSERT INTO inbox (source, id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
