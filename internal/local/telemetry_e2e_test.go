@@ -39,11 +39,16 @@ func checkTraces(t *testing.T, collector *telemetrytest.Collector, orders []clie
 				}
 			}
 		}
-		if ended == len(orders) {
+		// Each process exports on its own schedule, so a span can arrive before its parent from
+		// another function: wait for the parents too (checked, and reported, below).
+		if ended == len(orders) && parentsArrived(spans, traceOf) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after a minute, the spans of %d of %d orders' last events have been exported", ended, len(orders))
+			if ended < len(orders) {
+				t.Fatalf("after a minute, the spans of %d of %d orders' last events have been exported", ended, len(orders))
+			}
+			break
 		}
 	}
 	byTrace := map[string][]telemetrytest.Span{}
@@ -81,6 +86,25 @@ func checkTraces(t *testing.T, collector *telemetrytest.Collector, orders []clie
 			}
 		}
 	}
+}
+
+// parentsArrived reports whether every span of the orders' traces (traceOf's values) has its
+// parent among spans, or none.
+func parentsArrived(spans []telemetrytest.Span, traceOf map[string]string) bool {
+	traces := map[string]bool{}
+	for _, tr := range traceOf {
+		traces[tr] = true
+	}
+	ids := make(map[string]bool, len(spans))
+	for _, sp := range spans {
+		ids[sp.SpanID] = true
+	}
+	for _, sp := range spans {
+		if traces[sp.TraceID] && sp.ParentSpanID != "" && !ids[sp.ParentSpanID] {
+			return false
+		}
+	}
+	return true
 }
 
 // checkStackMetrics scrapes the stack's /metrics after at least orders orders: every function's
