@@ -24,7 +24,6 @@ import (
 	"knative.dev/eventing/pkg/eventfilter"
 	"knative.dev/eventing/pkg/eventfilter/attributes"
 	"knative.dev/eventing/pkg/eventfilter/subscriptionsapi"
-	"knative.dev/eventing/pkg/eventingtls"
 	"knative.dev/eventing/pkg/kncloudevents"
 	knerror "knative.dev/eventing/pkg/kncloudevents/attributes"
 	"knative.dev/pkg/apis"
@@ -168,10 +167,10 @@ type TriggerDispatcher struct {
 
 	feed *triggerFeed // the records of the broker topic for this Trigger
 	// targets are Subscriber, Reply and DeadLetter, parsed once.
-	targets    struct{ subscriber, reply, deadLetter *duckv1.Addressable }
-	filter     eventfilter.Filter
-	dispatcher *kncloudevents.Dispatcher
-	retry      kncloudevents.RetryConfig
+	targets struct{ subscriber, reply, deadLetter *duckv1.Addressable }
+	filter  eventfilter.Filter
+	sender  *eventSender
+	retry   kncloudevents.RetryConfig
 }
 
 // filterFor builds the Trigger's filter with Knative's code: the `filters` dialect when present,
@@ -188,12 +187,6 @@ func filterFor(t *eventingv1.Trigger) eventfilter.Filter {
 	}
 	return attributes.NewAttributesFilter(attrs)
 }
-
-// keepAlive makes Knative's dispatcher keep connections to subscribers open for reuse, as
-// Knative's own broker data plane does (its MAX_IDLE_CONNS_PER_HOST setting): the default of
-// net/http keeps only 2 idle connections per host, so with many orders in flight most requests
-// dialled a new connection.
-var keepAlive sync.Once
 
 // exactTypeOf returns the event type t's filter selects when it selects on nothing else (one
 // `exact: {type: X}` filter, or the legacy attribute filter on type alone), else "".
@@ -216,9 +209,6 @@ func exactTypeOf(t *eventingv1.Trigger) string {
 // events behind it in its own partition (ordered delivery) or nothing at all (unordered). Each
 // partition's committed offset stays below the first event not yet delivered or dead-lettered.
 func (d *TriggerDispatcher) Run(ctx context.Context) (err error) {
-	keepAlive.Do(func() {
-		kncloudevents.ConfigureConnectionArgs(&kncloudevents.ConnectionArgs{MaxIdleConns: 1000, MaxIdleConnsPerHost: 200})
-	})
 	feed := d.feed
 	if feed == nil {
 		reader := newTopicReader(d.Kafka, d.Topic)
@@ -246,10 +236,14 @@ func (d *TriggerDispatcher) Run(ctx context.Context) (err error) {
 	if d.DeadLetter != "" {
 		d.targets.deadLetter = addressable(d.DeadLetter)
 	}
-	d.dispatcher = kncloudevents.NewDispatcher(eventingtls.ClientConfig{}, nil)
+	d.sender = sharedSender()
 	retry, err := kncloudevents.RetryConfigFromDeliverySpec(d.Delivery)
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", d.Trigger.Name, err)
+	}
+	if retry.RetryAfterMaxDuration != nil {
+		// Knative's alpha delivery-retryafter feature: eventSender does not honour Retry-After.
+		return fmt.Errorf("trigger %s: retryAfterMax is not supported by the local stack", d.Trigger.Name)
 	}
 	d.retry = retry
 	if d.MaxInFlight <= 0 {
@@ -377,15 +371,12 @@ func (d *TriggerDispatcher) accepts(ctx context.Context, r *kgo.Record) (cloudev
 // e to the dead-letter sink. It reports whether e is finished (delivered, dead-lettered, or
 // failed for good); false means shutdown cut it off and it must be delivered again.
 func (d *TriggerDispatcher) deliver(ctx context.Context, e cloudevents.Event) bool {
-	// Knative's dispatcher delivers to the subscriber with the Trigger's retries; the reply and
-	// the dead letter are handled here, as the Kafka broker's dispatcher does: the reply is
-	// produced straight to the broker topic (no HTTP hop through the ingress), and only an event
-	// whose delivery failed is dead-lettered, with Knative's knativeerror* extensions.
+	// As the Kafka broker's dispatcher does: the subscriber gets the event with the Trigger's
+	// retries; the reply is produced straight to the broker topic (no HTTP hop through the
+	// ingress), and only an event whose delivery failed is dead-lettered, with Knative's
+	// knativeerror* extensions.
 	subscriber := d.targets.subscriber
-	info, err := d.dispatcher.SendEvent(ctx, e, *subscriber, kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.SubscriberAudience))
-	if info == nil {
-		info = &kncloudevents.DispatchInfo{}
-	}
+	info, err := d.sender.send(ctx, e, subscriber.URL, &d.retry, d.authorization(d.SubscriberAudience))
 	status, latency, failedAt := info.ResponseCode, info.Duration, subscriber.URL
 	if err == nil {
 		if err = d.reply(ctx, info); err != nil {
@@ -450,7 +441,7 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 		if d.Reply == "" {
 			return nil
 		}
-		_, err := d.dispatcher.SendEvent(ctx, *reply, *d.targets.reply, kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.ReplyAudience))
+		_, err := d.sender.send(ctx, *reply, d.targets.reply.URL, &d.retry, d.authorization(d.ReplyAudience))
 		return err
 	}
 	for {
@@ -469,22 +460,20 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 
 // deadLetter sends e to the dead-letter sink with the knativeerrordest, knativeerrorcode and
 // knativeerrordata (the failed response's body, base64) extensions, as Knative's dispatcher does.
-// It returns the sink's last status (0 when it did not answer).
+// It returns the sink's last status (500 when it did not answer, as Knative's dispatcher
+// reports it).
 func (d *TriggerDispatcher) deadLetter(ctx context.Context, e cloudevents.Event, failedAt *apis.URL, info *kncloudevents.DispatchInfo) (int, error) {
 	data := base64.StdEncoding.EncodeToString(info.ResponseBody)
-	sent, err := d.dispatcher.SendEvent(ctx, e, *d.targets.deadLetter, kncloudevents.WithRetryConfig(&d.retry), d.authorization(d.DeadLetterAudience),
-		kncloudevents.WithTransformers(knerror.KnativeErrorTransformers(*failedAt.URL(), info.ResponseCode, data)...))
-	if sent == nil {
-		return 0, err
-	}
+	sent, err := d.sender.send(ctx, e, d.targets.deadLetter.URL, &d.retry, d.authorization(d.DeadLetterAudience),
+		knerror.KnativeErrorTransformers(*failedAt.URL(), info.ResponseCode, data)...)
 	return sent.ResponseCode, err
 }
 
-// authorization is the send option that adds the Trigger's token for audience, as Knative's
-// dispatcher does with authentication-oidc on; none without Tokens. The token is minted (or
+// authorization is the header with the Trigger's token for audience, as Knative's dispatcher
+// sends with authentication-oidc on; none without Tokens. The token is minted (or
 // reused) once per send: its retries fit in the third of its life a reused token still has. A
 // token that cannot be minted is left out, and the receiver's 401 goes the usual way.
-func (d *TriggerDispatcher) authorization(audience string) kncloudevents.SendOption {
+func (d *TriggerDispatcher) authorization(audience string) http.Header {
 	header := http.Header{}
 	if d.Tokens != nil {
 		if token, err := d.Tokens.Token(audience); err != nil {
@@ -493,7 +482,7 @@ func (d *TriggerDispatcher) authorization(audience string) kncloudevents.SendOpt
 			header.Set("Authorization", "Bearer "+token)
 		}
 	}
-	return kncloudevents.WithHeader(header)
+	return header
 }
 
 func subscriberName(t *eventingv1.Trigger) string {

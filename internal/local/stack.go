@@ -2,7 +2,7 @@
 // functions as separate processes, PostgreSQL, Kafka (embedded unless given), and the Knative
 // eventing data plane emulated from the very YAML a cluster applies (config/ and triggers/):
 // the KafkaSource, the Broker's ingress and one dispatcher per Trigger, using Knative's own
-// types, validation, filters and dispatcher. A gateway fronts every REST path.
+// types, validation, filters and retry policy. A gateway fronts every REST path.
 package local
 
 import (
