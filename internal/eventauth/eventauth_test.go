@@ -9,12 +9,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,5 +345,43 @@ func BenchmarkMinterCached(b *testing.B) {
 		if _, err := m.Token(orderAudience); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A token verified (and remembered) before its key left the key set is refused afterwards, as
+// is one whose kid now names another key: the remembered verdict holds only for the same key.
+func TestVerifyRefusesARememberedTokenOnceItsKeyIsWithdrawn(t *testing.T) {
+	iss, _ := serveIssuer(t)
+	pub := iss.key.Public()
+	var keys sync.Map // kid -> crypto.PublicKey, the receiver's current key set
+	keys.Store(iss.keyID, pub)
+	v, err := NewVerifier(iss.URL(), orderAudience, []string{trigger}, func(_ context.Context, kid string) (crypto.PublicKey, error) {
+		if key, ok := keys.Load(kid); ok {
+			return key, nil
+		}
+		return nil, fmt.Errorf("no key %q", kid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := mint(t, iss, trigger, orderAudience, time.Hour)
+	for range 2 { // verified, then remembered
+		if sub, err := v.Verify(context.Background(), token); err != nil || sub != trigger {
+			t.Fatalf("Verify with the key in the set = %q, %v", sub, err)
+		}
+	}
+
+	other, _, _ := ed25519.GenerateKey(nil)
+	keys.Store(iss.keyID, other) // the kid now names another key
+	if _, err := v.Verify(context.Background(), token); err != ErrInvalidToken {
+		t.Errorf("Verify once its kid names another key: %v, want ErrInvalidToken", err)
+	}
+	keys.Store(iss.keyID, pub)
+	if _, err := v.Verify(context.Background(), token); err != nil {
+		t.Fatalf("Verify with the key back: %v", err)
+	}
+	keys.Delete(iss.keyID) // withdrawn
+	if _, err := v.Verify(context.Background(), token); err != ErrInvalidToken {
+		t.Errorf("Verify once its key is withdrawn: %v, want ErrInvalidToken", err)
 	}
 }

@@ -13,6 +13,7 @@ package eventauth
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"net/http"
 	"strings"
@@ -52,7 +53,21 @@ type Verifier struct {
 	audience string
 	senders  []string
 	key      auth.PublicKeyFunc
-	verified auth.VerifiedTokens[string] // the sender (subject) each token proved
+	verified auth.VerifiedTokens[provedBy]
+}
+
+// provedBy is what a verified token proved (its sender) and the key that checked its signature.
+type provedBy struct {
+	sender string
+	kid    string
+	key    crypto.PublicKey
+}
+
+// sameKey reports whether a and b are the same public key (every key type of the standard
+// library has Equal).
+func sameKey(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }
 
 // NewVerifier returns a Verifier for tokens from issuer with audience, accepting the senders
@@ -78,13 +93,20 @@ func (v *Verifier) Audience() string { return v.audience }
 // (401) for any bad token; ErrSender (403) for a good token of a sender not allowed; a plain
 // (Internal) error when the keys cannot be fetched, which is not the token's fault.
 func (v *Verifier) Verify(ctx context.Context, token string) (string, error) {
-	if sender, ok := v.verified.Get(token, time.Now()); ok {
-		return sender, nil // it passed every check, and the senders do not change
+	if hit, ok := v.verified.Get(token, time.Now()); ok {
+		// It passed every check and the senders do not change, but its key may have been
+		// withdrawn from the key set since: then it is checked again, and refused.
+		if key, err := v.key(ctx, hit.kid); err == nil && sameKey(key, hit.key) {
+			return hit.sender, nil
+		}
 	}
 	var claims jwt.RegisteredClaims
+	var by provedBy
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		return v.key(ctx, kid)
+		by.kid, _ = t.Header["kid"].(string)
+		key, err := v.key(ctx, by.kid)
+		by.key = key
+		return key, err
 	},
 		jwt.WithValidMethods(Algorithms),
 		jwt.WithIssuer(v.issuer),
@@ -106,7 +128,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (string, error) {
 	if !v.allowed(claims.Subject) {
 		return "", ErrSender
 	}
-	v.verified.Put(token, claims.Subject, claims.ExpiresAt.Add(Leeway))
+	by.sender = claims.Subject
+	v.verified.Put(token, by, claims.ExpiresAt.Add(Leeway))
 	return claims.Subject, nil
 }
 
