@@ -23,8 +23,12 @@ type Comparison struct {
 	ThroughputRatio float64 `json:"throughput_ratio"`
 	// P50Ratio is our median latency at the offered rate over the peer's (goal: at most 1.2).
 	P50Ratio float64 `json:"p50_ratio"`
-	// Latency is not measured identically: ours is from the 202 of POST /orders to the terminal
-	// event on the broker topic, the peer's from the order row's created_at to its terminal_at.
+	// P50RowRatio is the same with ours measured as the peer measures its own: from the order
+	// row's created_at to its terminal transition (Run.RowLatencyMS).
+	P50RowRatio float64 `json:"p50_row_ratio"`
+	// Latency is not measured identically: ours (P50Ratio) is from the 202 of POST /orders to the
+	// terminal event on the broker topic, the peer's from the order row's created_at to its
+	// terminal_at.
 	Note string `json:"note"`
 }
 
@@ -59,7 +63,7 @@ func comparePeer(ctx context.Context, o options, ours []Run) (*Comparison, error
 		return nil, fmt.Errorf("build the peer in %s: %v\n%s", dir, err, out)
 	}
 	cmp := &Comparison{PeerDir: dir, Peer: map[string]json.RawMessage{},
-		Note: "latency: ours from the 202 of POST /orders to the terminal event on the topic, the peer's from created_at to terminal_at"}
+		Note: "latency: p50_ratio has ours from the 202 of POST /orders to the terminal event on the topic, p50_row_ratio from the order row's created_at to its terminal updated_at; the peer's from created_at to terminal_at"}
 	p := o.paymentRate
 	runs := map[string][]string{
 		"throughput": {"-orders", strconv.Itoa(o.orders), "-p", p},
@@ -86,6 +90,9 @@ func comparePeer(ctx context.Context, o options, ours []Run) (*Comparison, error
 		case "latency":
 			if f := figures["latency"]; f.LatencyMs.P50 > 0 {
 				cmp.P50Ratio = loadtest.Round(r.LatencyMS.P50/f.LatencyMs.P50, 2)
+				if r.RowLatencyMS != nil {
+					cmp.P50RowRatio = loadtest.Round(r.RowLatencyMS.P50/f.LatencyMs.P50, 2)
+				}
 			}
 		}
 	}
