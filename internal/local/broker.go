@@ -27,7 +27,6 @@ import (
 	"knative.dev/eventing/pkg/kncloudevents"
 	knerror "knative.dev/eventing/pkg/kncloudevents/attributes"
 	"knative.dev/pkg/apis"
-	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/ordersaga/ordersaga/internal/eventauth"
 	"github.com/ordersaga/ordersaga/internal/events"
@@ -167,7 +166,7 @@ type TriggerDispatcher struct {
 
 	feed *triggerFeed // the records of the broker topic for this Trigger
 	// targets are Subscriber, Reply and DeadLetter, parsed once.
-	targets struct{ subscriber, reply, deadLetter *duckv1.Addressable }
+	targets struct{ subscriber, reply, deadLetter *apis.URL }
 	filter  eventfilter.Filter
 	sender  *eventSender
 	retry   kncloudevents.RetryConfig
@@ -232,9 +231,9 @@ func (d *TriggerDispatcher) Run(ctx context.Context) (err error) {
 	defer feed.close()
 	d.filter = filterFor(d.Trigger)
 	defer d.filter.Cleanup()
-	d.targets.subscriber, d.targets.reply = addressable(d.Subscriber), addressable(d.Reply)
+	d.targets.subscriber, d.targets.reply = parseTarget(d.Subscriber), parseTarget(d.Reply)
 	if d.DeadLetter != "" {
-		d.targets.deadLetter = addressable(d.DeadLetter)
+		d.targets.deadLetter = parseTarget(d.DeadLetter)
 	}
 	d.sender = sharedSender()
 	retry, err := kncloudevents.RetryConfigFromDeliverySpec(d.Delivery)
@@ -376,11 +375,11 @@ func (d *TriggerDispatcher) deliver(ctx context.Context, e cloudevents.Event) bo
 	// ingress), and only an event whose delivery failed is dead-lettered, with Knative's
 	// knativeerror* extensions.
 	subscriber := d.targets.subscriber
-	info, err := d.sender.send(ctx, e, subscriber.URL, &d.retry, d.authorization(d.SubscriberAudience))
-	status, latency, failedAt := info.ResponseCode, info.Duration, subscriber.URL
+	info, err := d.sender.send(ctx, e, subscriber, &d.retry, d.authorization(d.SubscriberAudience))
+	status, latency, failedAt := info.ResponseCode, info.Duration, subscriber
 	if err == nil {
 		if err = d.reply(ctx, info); err != nil {
-			failedAt = d.targets.reply.URL
+			failedAt = d.targets.reply
 		}
 	}
 	deadLettered := false
@@ -441,7 +440,7 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 		if d.Reply == "" {
 			return nil
 		}
-		_, err := d.sender.send(ctx, *reply, d.targets.reply.URL, &d.retry, d.authorization(d.ReplyAudience))
+		_, err := d.sender.send(ctx, *reply, d.targets.reply, &d.retry, d.authorization(d.ReplyAudience))
 		return err
 	}
 	for {
@@ -464,7 +463,7 @@ func (d *TriggerDispatcher) reply(ctx context.Context, info *kncloudevents.Dispa
 // reports it).
 func (d *TriggerDispatcher) deadLetter(ctx context.Context, e cloudevents.Event, failedAt *apis.URL, info *kncloudevents.DispatchInfo) (int, error) {
 	data := base64.StdEncoding.EncodeToString(info.ResponseBody)
-	sent, err := d.sender.send(ctx, e, d.targets.deadLetter.URL, &d.retry, d.authorization(d.DeadLetterAudience),
+	sent, err := d.sender.send(ctx, e, d.targets.deadLetter, &d.retry, d.authorization(d.DeadLetterAudience),
 		knerror.KnativeErrorTransformers(*failedAt.URL(), info.ResponseCode, data)...)
 	return sent.ResponseCode, err
 }
@@ -492,10 +491,11 @@ func subscriberName(t *eventingv1.Trigger) string {
 	return t.Spec.Subscriber.URI.String()
 }
 
-func addressable(rawURL string) *duckv1.Addressable {
+// parseTarget parses a delivery target's URL (nil for "").
+func parseTarget(rawURL string) *apis.URL {
 	u, err := apis.ParseURL(rawURL)
 	if err != nil {
 		panic(fmt.Sprintf("resolved URL %q does not parse: %v", rawURL, err)) // URLs are built by this package
 	}
-	return &duckv1.Addressable{URL: u}
+	return u
 }
